@@ -1,0 +1,158 @@
+"""Typed, validated settings for each command family.
+
+Each dataclass is built once from flags (or by API callers), and `validate()` lists every problem
+at once with the flag that fixes it, so a user sees all mistakes in one go.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from .errors import UsageError
+
+DEFAULT_MODEL = "llava-hf/llava-1.5-7b-hf"
+DEVICES = ("auto", "cpu", "cuda", "mps")
+DTYPES = ("auto", "bfloat16", "float16", "float32")
+OUTPUT_SUFFIXES = (".csv", ".jsonl", ".parquet")
+
+
+@dataclass
+class ModelConfig:
+    """Which checkpoint to load and how (shared by classify, annotate, chat and finetune)."""
+
+    model: str = DEFAULT_MODEL
+    adapter: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"
+    load_in_4bit: bool = False
+    load_in_8bit: bool = False
+    trust_remote_code: bool = False
+    revision: str | None = None
+
+    def problems(self) -> list[str]:
+        out = []
+        if not self.model:
+            out.append("--model is empty: pass a hub id or a local checkpoint folder")
+        if self.device not in DEVICES and not self.device.startswith("cuda:"):
+            out.append(f"--device {self.device!r} is not one of {', '.join(DEVICES)} (or cuda:N)")
+        if self.dtype not in DTYPES:
+            out.append(f"--dtype {self.dtype!r} is not one of {', '.join(DTYPES)}")
+        if self.load_in_4bit and self.load_in_8bit:
+            out.append("--load-in-4bit and --load-in-8bit exclude each other: pick one")
+        if self.adapter and not Path(self.adapter).exists() and "/" not in self.adapter:
+            out.append(f"--adapter {self.adapter}: no such folder")
+        return out
+
+
+@dataclass
+class InputConfig:
+    """Where images and videos come from and how video frames are sampled."""
+
+    paths: list[str] = field(default_factory=list)
+    from_list: str | None = None
+    fps: float | None = None  # default 1.0 when neither fps nor every is given
+    every: int | None = None
+    max_frames: int | None = None
+
+    def problems(self) -> list[str]:
+        out = []
+        if not self.paths and not self.from_list:
+            out.append("no inputs: pass image/video files, folders or globs, or --from-list FILE")
+        if self.from_list and not Path(self.from_list).is_file():
+            out.append(f"--from-list {self.from_list}: no such file")
+        if self.fps is not None and self.every is not None:
+            out.append("--fps and --every exclude each other: pick one way to sample video frames")
+        if self.fps is not None and not self.fps > 0:
+            out.append(f"--fps must be > 0 (got {self.fps})")
+        if self.every is not None and self.every < 1:
+            out.append(f"--every must be >= 1 frame (got {self.every})")
+        if self.max_frames is not None and self.max_frames < 1:
+            out.append(f"--max-frames must be >= 1 (got {self.max_frames})")
+        return out
+
+
+@dataclass
+class OutputConfig:
+    """Where rows go, and whether an existing file is resumed or replaced."""
+
+    out: str = "labels.csv"
+    overwrite: bool = False
+    quiet: bool = False
+
+    def problems(self) -> list[str]:
+        suffix = Path(self.out).suffix.lower()
+        if suffix not in OUTPUT_SUFFIXES:
+            return [
+                f"--out {self.out}: unknown output extension {suffix or '(none)'!r}; "
+                f"use one of {', '.join(OUTPUT_SUFFIXES)}"
+            ]
+        return []
+
+
+def parse_labels(text: str | list[str] | None) -> list[str]:
+    """Split a comma-separated label list (or accept a list), trimming blanks."""
+    if text is None:
+        return []
+    items = text.split(",") if isinstance(text, str) else list(text)
+    return [item.strip() for item in items if item.strip()]
+
+
+def label_problems(labels: list[str], flag: str = "--labels") -> list[str]:
+    out = []
+    if len(labels) < 2:
+        out.append(f"{flag} needs at least two labels, comma-separated (e.g. {flag} cat,dog)")
+    seen: set[str] = set()
+    dupes = [lab for lab in labels if lab in seen or seen.add(lab)]
+    if dupes:
+        out.append(f"{flag} has duplicates: {', '.join(sorted(set(dupes)))}")
+    return out
+
+
+@dataclass
+class ClassifyConfig:
+    """Everything `classify` needs, validated once by `validate()`."""
+
+    labels: list[str]
+    model: ModelConfig = field(default_factory=ModelConfig)
+    inputs: InputConfig = field(default_factory=InputConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    prompt: str | None = None  # None: the default prompt built from the labels
+    batch_size: int = 8
+    multi_label: bool = False
+    threshold: float = 0.5
+    calibrate: bool = False
+    min_confidence: float | None = None
+    segments: str | None = None
+    smooth: int = 1
+    dedup: float | None = None
+    workers: int | None = None  # image decoding threads; None: picked from the core count
+
+    def validate(self) -> "ClassifyConfig":
+        """Return self, or raise UsageError listing every problem with the flag to fix it."""
+        problems = label_problems(self.labels)
+        problems += self.model.problems() + self.inputs.problems() + self.output.problems()
+        if self.batch_size < 1:
+            problems.append(f"--batch-size must be >= 1 (got {self.batch_size})")
+        if not 0.0 < self.threshold < 1.0:
+            problems.append(f"--threshold must be between 0 and 1 (got {self.threshold})")
+        if self.min_confidence is not None and not 0.0 <= self.min_confidence <= 1.0:
+            problems.append(f"--min-confidence must be between 0 and 1 (got {self.min_confidence})")
+        if self.smooth < 1:
+            problems.append(f"--smooth must be >= 1 frame (got {self.smooth})")
+        if self.segments and Path(self.segments).suffix.lower() not in OUTPUT_SUFFIXES:
+            problems.append(f"--segments {self.segments}: use a .csv, .jsonl or .parquet name")
+        if self.dedup is not None and not 0.0 <= self.dedup <= 1.0:
+            problems.append(f"--dedup must be between 0 and 1 (got {self.dedup})")
+        if self.workers is not None and self.workers < 0:
+            problems.append(f"--workers must be >= 0 (got {self.workers})")
+        if "unsure" in self.labels and self.min_confidence is not None:
+            problems.append("--min-confidence writes 'unsure', which is also one of --labels: rename that label")
+        if self.prompt is not None and not self.prompt.strip():
+            problems.append("--prompt is empty: leave it out for the default, or write one")
+        if problems:
+            raise UsageError(problems)
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)

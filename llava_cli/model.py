@@ -1,0 +1,189 @@
+"""Load a LLaVA-family checkpoint, its processor and an optional LoRA adapter: the one place that does.
+
+Works for any checkpoint the transformers auto classes load as image-text-to-text (LLaVA-1.5,
+LLaVA-NeXT, ...), from a hub id or a local folder. Weights load as safetensors; remote code runs
+only when the user asks for it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import ModelConfig
+from .errors import ModelLoadError
+
+log = logging.getLogger(__name__)
+
+# Modules kept in full precision when quantizing: bitsandbytes needs full module paths.
+QUANT_SKIP_MODULES = ["model.vision_tower", "model.multi_modal_projector", "lm_head"]
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference, with what was resolved while loading it."""
+
+    model: Any
+    processor: Any
+    device: Any  # torch.device of the inputs
+    dtype: Any  # torch.dtype of the weights' compute
+    config: ModelConfig
+
+    @property
+    def tokenizer(self):
+        return self.processor.tokenizer
+
+    def describe(self) -> dict:
+        return {
+            "model": self.config.model,
+            "adapter": self.config.adapter,
+            "device": str(self.device),
+            "dtype": str(self.dtype).replace("torch.", ""),
+            "load_in_4bit": self.config.load_in_4bit,
+            "load_in_8bit": self.config.load_in_8bit,
+        }
+
+
+def resolve_device(name: str):
+    """`auto` picks cuda, then mps, then cpu. Raises ModelLoadError for an unavailable device."""
+    import torch
+
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ModelLoadError(f"--device {name}: no CUDA GPU is visible; use --device cpu or auto")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ModelLoadError("--device mps: MPS is not available here; use --device cpu or auto")
+    return torch.device(name)
+
+
+def cpu_supports_bf16() -> bool:
+    """True where the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX), so bf16 is faster."""
+    import torch
+
+    try:
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_dtype(name: str, device):
+    """`auto`: bf16 on GPUs that have it, else fp16 on GPU; bf16 on CPUs with native bf16, else fp32."""
+    import torch
+
+    if name != "auto":
+        return getattr(torch, name)
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "mps":
+        return torch.float16
+    return torch.bfloat16 if cpu_supports_bf16() else torch.float32
+
+
+def _quantization_config(cfg: ModelConfig, dtype):
+    if not (cfg.load_in_4bit or cfg.load_in_8bit):
+        return None
+    try:
+        import bitsandbytes  # noqa: F401
+        from transformers import BitsAndBytesConfig
+    except ImportError as exc:
+        raise ModelLoadError(f"--load-in-4bit/8bit needs bitsandbytes ({exc}); pip install bitsandbytes") from exc
+    if cfg.load_in_4bit:
+        return BitsAndBytesConfig(
+            load_in_4bit=True,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=dtype,
+            llm_int8_skip_modules=QUANT_SKIP_MODULES,
+        )
+    return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=QUANT_SKIP_MODULES)
+
+
+def _explain_load_failure(what: str, exc: Exception) -> str:
+    text = str(exc)
+    lowered = text.lower()
+    looks_like_path = what.startswith((".", "/", "~")) or what.count("/") > 1 or "\\" in what
+    if looks_like_path and not Path(what).expanduser().exists():
+        return f"no checkpoint folder at {what}; pass --model a hub id or an existing local folder"
+    if Path(what).exists():
+        return f"cannot load {what}: {text.splitlines()[0] if text else type(exc).__name__}"
+    offline_markers = ("offline", "connect", "resolve", "couldn't connect", "network", "timed out", "max retries")
+    if any(marker in lowered for marker in offline_markers):
+        return f"cannot reach the model hub to download {what}; pass --model PATH to a local checkpoint"
+    if "not a valid model identifier" in lowered or "repository not found" in lowered or "404" in lowered:
+        return f"{what} is neither a local folder nor a model on the hub; check the --model spelling or pass a local path"
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return f"cannot load {what}: {first}"
+
+
+def load_processor(cfg: ModelConfig):
+    """Load only the processor (tokenizer, image processor, chat template). Raises ModelLoadError."""
+    from transformers import AutoProcessor
+
+    try:
+        processor = AutoProcessor.from_pretrained(
+            cfg.model, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code
+        )
+    except Exception as exc:  # transformers raises OSError, ValueError, HTTP errors...
+        raise ModelLoadError(_explain_load_failure(cfg.model, exc)) from exc
+    if not hasattr(processor, "tokenizer") or not hasattr(processor, "image_processor"):
+        raise ModelLoadError(f"{cfg.model} has no image processor: it is not a vision-language checkpoint")
+    # Batched prefixes are left-padded so every row's last prompt token sits at the same position.
+    processor.tokenizer.padding_side = "left"
+    if processor.tokenizer.pad_token_id is None:
+        processor.tokenizer.pad_token = processor.tokenizer.eos_token
+    return processor
+
+
+def load_model(cfg: ModelConfig, *, for_training: bool = False) -> LoadedModel:
+    """Load model + processor (+ adapter) on the requested device and dtype.
+
+    Raises ModelLoadError with a one-line, actionable message for missing/offline checkpoints,
+    unavailable devices, missing bitsandbytes, or a bad adapter folder.
+    """
+    import torch
+    from transformers import AutoModelForImageTextToText
+
+    device = resolve_device(cfg.device)
+    dtype = resolve_dtype(cfg.dtype, device)
+    processor = load_processor(cfg)
+    quant = _quantization_config(cfg, dtype)
+    kwargs: dict[str, Any] = dict(
+        dtype=dtype,
+        revision=cfg.revision,
+        trust_remote_code=cfg.trust_remote_code,
+        use_safetensors=None if cfg.trust_remote_code else True,
+    )
+    if quant is not None:
+        kwargs["quantization_config"] = quant
+        kwargs["device_map"] = {"": device.index or 0} if device.type == "cuda" else {"": str(device)}
+    try:
+        model = AutoModelForImageTextToText.from_pretrained(cfg.model, **kwargs)
+    except Exception as exc:
+        raise ModelLoadError(_explain_load_failure(cfg.model, exc)) from exc
+    if quant is None:
+        model.to(device)
+    if cfg.adapter:
+        model = apply_adapter(model, cfg.adapter)
+    if not for_training:
+        model.eval()
+    return LoadedModel(model=model, processor=processor, device=device, dtype=dtype, config=cfg)
+
+
+def apply_adapter(model, adapter: str):
+    """Wrap `model` with a peft LoRA adapter folder. Raises ModelLoadError if it does not fit."""
+    try:
+        from peft import PeftModel
+
+        return PeftModel.from_pretrained(model, adapter)
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelLoadError(
+            f"cannot apply adapter {adapter}: {first}; is it a LoRA folder made for this --model?"
+        ) from exc

@@ -1,0 +1,99 @@
+"""Prompts, chat-template rendering and how an answer tokenizes.
+
+Classify, annotate, chat and finetune all build conversations here, so what finetune trains is
+exactly what classify later asks, and an answer is tokenized the way the model would produce it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LABELS_PLACEHOLDER = "{labels}"
+LABELS_OR_PLACEHOLDER = "{labels_or}"
+
+DEFAULT_CLASSIFY_PROMPT = (
+    "Look at this image and identify whether it shows {labels_or}. "
+    "Answer with a single classification of {labels}."
+)
+
+
+def join_or(labels: list[str]) -> str:
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " or " + labels[-1]
+
+
+def render_prompt(template: str | None, labels: list[str]) -> str:
+    """Fill `{labels}` ("a", "b", "c") and `{labels_or}` (a, b or c) in a prompt; None means the default.
+
+    Plain replacement, not str.format, so prompts may contain other braces (JSON examples).
+    """
+    text = DEFAULT_CLASSIFY_PROMPT if template is None else template
+    quoted = ", ".join(f'"{label}"' for label in labels)
+    return text.replace(LABELS_OR_PLACEHOLDER, join_or(labels)).replace(LABELS_PLACEHOLDER, quoted)
+
+
+def user_message(text: str, with_image: bool = True) -> dict:
+    content = ([{"type": "image"}] if with_image else []) + [{"type": "text", "text": text}]
+    return {"role": "user", "content": content}
+
+
+def assistant_message(text: str) -> dict:
+    return {"role": "assistant", "content": [{"type": "text", "text": text}]}
+
+
+def system_message(text: str) -> dict:
+    return {"role": "system", "content": [{"type": "text", "text": text}]}
+
+
+def render(processor, messages: list[dict], *, add_generation_prompt: bool) -> str:
+    """The chat template applied to `messages`, as text (the `<image>` placeholder unexpanded)."""
+    return processor.apply_chat_template(messages, add_generation_prompt=add_generation_prompt, tokenize=False)
+
+
+@dataclass(frozen=True)
+class AnswerTokens:
+    """How an answer continues a rendered prompt: its tokens, then the token that ends the turn."""
+
+    text: str  # the answer as it follows the prompt, e.g. " shooting"
+    ids: tuple[int, ...]  # the answer's tokens followed by the end-of-answer token
+
+    @property
+    def label_ids(self) -> tuple[int, ...]:
+        return self.ids[:-1]
+
+
+def end_of_answer_id(processor, after_answer: str) -> int:
+    """The token that closes an assistant turn: the special token the template writes after the
+    answer (e.g. "</s>", "<|im_end|>"), else the tokenizer's eos token."""
+    tok = processor.tokenizer
+    tail = after_answer.strip()
+    for special in sorted(tok.all_special_tokens, key=len, reverse=True):
+        if special and tail.startswith(special):
+            return tok.convert_tokens_to_ids(special)
+    if tok.eos_token_id is None:
+        raise ValueError("the tokenizer has no eos token and the chat template writes no end-of-turn token")
+    return tok.eos_token_id
+
+
+def answer_tokens(processor, history: list[dict], answer: str) -> AnswerTokens:
+    """Tokenize `answer` as the assistant's reply after `history`, plus the end-of-answer token.
+
+    The answer text is taken from the template's own rendering (so a template that writes
+    "ASSISTANT: x" gives " x"), and its tokens from tokenizing prompt+answer together, which is
+    how the model saw them in training (tokenizing the answer alone can merge differently).
+    """
+    tok = processor.tokenizer
+    prefix = render(processor, history, add_generation_prompt=True)
+    full = render(processor, history + [assistant_message(answer)], add_generation_prompt=False)
+    if full.startswith(prefix) and answer in full[len(prefix):]:
+        rest = full[len(prefix):]
+        cut = rest.index(answer) + len(answer)
+        answer_text, after = rest[:cut], rest[cut:]
+    else:  # a template that re-renders earlier turns differently: fall back to a plain space join
+        answer_text, after = " " + answer, ""
+    prefix_ids = tok(prefix, add_special_tokens=False)["input_ids"]
+    joint_ids = tok(prefix + answer_text, add_special_tokens=False)["input_ids"]
+    if joint_ids[: len(prefix_ids)] == prefix_ids and len(joint_ids) > len(prefix_ids):
+        ids = joint_ids[len(prefix_ids):]
+    else:
+        ids = tok(answer_text, add_special_tokens=False)["input_ids"]
+    return AnswerTokens(text=answer_text, ids=tuple(ids) + (end_of_answer_id(processor, after),))
