@@ -1,0 +1,16 @@
+"""Command registration: each module adds its typer command(s) to the app."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register_all(app: typer.Typer) -> typer.Typer:
+    """Attach every command to `app` (idempotent: tests call it on the shared app)."""
+    if getattr(app, "_llava_registered", False):
+        return app
+    from . import classify_cmd
+
+    classify_cmd.register(app)
+    app._llava_registered = True  # type: ignore[attr-defined]
+    return app
