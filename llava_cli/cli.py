@@ -72,10 +72,23 @@ def _root(
         os.environ["LLAVA_CLI_DEBUG"] = "1"
 
 
+def quiet_libraries() -> None:
+    """Keep library chatter (weight-loading bars, backend notices) off the user's terminal."""
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if _debug():
+        return
+    import transformers
+
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()
+
+
 def main() -> None:
     """Console-script entry point."""
     from .commands import register_all
 
+    quiet_libraries()
     register_all(app)
     app(prog_name="llava-cli")
 

@@ -1,0 +1,263 @@
+"""Classify images and video frames by scoring prompt-defined labels with a LLaVA model.
+
+`Classifier` scores in-memory images (the Python API); `run_classify` is the batch job behind
+`llava-cli classify`: inputs -> pipeline -> scorer -> rows in a resumable output file + sidecar.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import torch
+
+from . import __version__
+from .batching import collate, encode
+from .config import ClassifyConfig
+from .errors import OutputError
+from .inputs import find_inputs
+from .media import FramePlan
+from .model import LoadedModel, load_model
+from .output import RowWriter, read_sidecar, write_sidecar
+from .pipeline import RunStats, Sample, estimate_rows, iter_samples, progress_bar, run_batches
+from .prompts import AnswerTokens, answer_tokens, render, render_prompt, user_message
+from .scoring import LabelScorer
+
+UNSURE = "unsure"
+MULTI_LABEL_SEPARATOR = ";"
+
+
+def prob_column(label: str) -> str:
+    return f"p_{label}"
+
+
+def output_schema(labels: list[str]) -> dict[str, pl.DataType]:
+    schema: dict[str, pl.DataType] = {
+        "source": pl.String,
+        "frame": pl.Int64,
+        "timestamp_s": pl.Float64,
+        "label": pl.String,
+        "confidence": pl.Float64,
+    }
+    schema.update({prob_column(label): pl.Float64 for label in labels})
+    schema["error"] = pl.String
+    return schema
+
+
+def content_free_images(size: int = 336) -> list:
+    """Blank images (black, grey, white) standing for "no content", as in Zhao et al. (2021)."""
+    from PIL import Image
+
+    return [Image.new("RGB", (size, size), (v, v, v)) for v in (0, 128, 255)]
+
+
+class Classifier:
+    """Label probabilities for images, from one loaded model, prompt and label set.
+
+    >>> clf = Classifier(load_model(ModelConfig(model="llava-hf/llava-1.5-7b-hf")), ["cat", "dog"])
+    >>> clf.predict_proba([Image.open("pet.jpg")])   # tensor [1, 2]
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        labels: list[str],
+        prompt: str | None = None,
+        *,
+        calibrate: bool = False,
+    ):
+        self.loaded = loaded
+        self.labels = list(labels)
+        self.prompt = render_prompt(prompt, self.labels)
+        self.history = [user_message(self.prompt)]
+        self.prefix_text = render(loaded.processor, self.history, add_generation_prompt=True)
+        self.answers: list[AnswerTokens] = [answer_tokens(loaded.processor, self.history, lab) for lab in self.labels]
+        self.scorer = LabelScorer(loaded.model, self.answers, loaded.device, loaded.dtype)
+        self.calibration: torch.Tensor | None = None
+        if calibrate:
+            self.calibration = self.predict_proba(content_free_images(), calibrated=False).mean(0)
+
+    def encode(self, image) -> dict[str, torch.Tensor]:
+        """Model inputs for one image (thread-safe: runs in the decode workers)."""
+        return encode(self.loaded.processor, image, self.prefix_text)
+
+    def log_likelihoods(self, features: list[dict[str, torch.Tensor]]) -> torch.Tensor:
+        """[B, L] summed log-probabilities of each label's tokens + end-of-answer token."""
+        batch = collate(features, self.loaded.tokenizer.pad_token_id)
+        return self.scorer.score(batch).cpu()
+
+    def probabilities(self, features: list[dict[str, torch.Tensor]], *, calibrated: bool = True) -> torch.Tensor:
+        """[B, L] softmax over label log-likelihoods; divided by the content-free probabilities
+        (then renormalised) when calibration is on."""
+        logp = self.log_likelihoods(features)
+        if calibrated and self.calibration is not None:
+            logp = logp - self.calibration.log()
+        return torch.softmax(logp, dim=-1)
+
+    def predict_proba(self, images: list, *, calibrated: bool = True, batch_size: int = 8) -> torch.Tensor:
+        """Probabilities for in-memory PIL images, batched."""
+        out = [
+            self.probabilities([self.encode(im) for im in images[i : i + batch_size]], calibrated=calibrated)
+            for i in range(0, len(images), batch_size)
+        ]
+        return torch.cat(out) if out else torch.empty(0, len(self.labels))
+
+
+def decide(
+    probs: list[float],
+    labels: list[str],
+    *,
+    multi_label: bool = False,
+    threshold: float = 0.5,
+    min_confidence: float | None = None,
+) -> tuple[str, float]:
+    """The `label` and `confidence` written for one row's probabilities."""
+    best = max(range(len(probs)), key=probs.__getitem__)
+    confidence = probs[best]
+    if multi_label:
+        return MULTI_LABEL_SEPARATOR.join(lab for lab, p in zip(labels, probs) if p >= threshold), confidence
+    if min_confidence is not None and confidence < min_confidence:
+        return UNSURE, confidence
+    return labels[best], confidence
+
+
+@dataclass
+class ClassifyRun:
+    """The outcome of `run_classify`: where rows went and what happened."""
+
+    out: Path
+    sidecar: Path
+    stats: RunStats
+    segments: Path | None = None
+
+    @property
+    def exit_code(self) -> int:
+        from .errors import EXIT_OK, EXIT_PARTIAL
+
+        return EXIT_PARTIAL if self.stats.errors else EXIT_OK
+
+    def rows(self) -> pl.DataFrame:
+        from .output import read_rows
+
+        return read_rows(self.out)
+
+
+def _check_resumable(cfg: ClassifyConfig, prompt: str) -> None:
+    """Refuse to append to an output made with another model, prompt or labels."""
+    previous = read_sidecar(cfg.output.out)
+    if cfg.output.overwrite or previous is None or not Path(cfg.output.out).exists():
+        return
+    current = {"model": cfg.model.model, "adapter": cfg.model.adapter, "prompt": prompt, "labels": cfg.labels}
+    changed = [k for k, v in current.items() if previous.get(k) != v]
+    if changed:
+        raise OutputError(
+            f"{cfg.output.out} was made with another {', '.join(changed)}; "
+            "pass --overwrite to replace it, or choose another --out"
+        )
+
+
+def run_info(cfg: ClassifyConfig, clf: Classifier | None, loaded: LoadedModel | None) -> dict[str, Any]:
+    """The sidecar: everything needed to know what produced the output."""
+    import platform
+
+    import transformers
+
+    info: dict[str, Any] = {
+        "command": "classify",
+        "argv": sys.argv,
+        "llava_cli_version": __version__,
+        "model": cfg.model.model,
+        "adapter": cfg.model.adapter,
+        "prompt": clf.prompt if clf else render_prompt(cfg.prompt, cfg.labels),
+        "labels": cfg.labels,
+        "multi_label": cfg.multi_label,
+        "threshold": cfg.threshold,
+        "calibrate": cfg.calibrate,
+        "min_confidence": cfg.min_confidence,
+        "batch_size": cfg.batch_size,
+        "config": cfg.to_dict(),
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "polars": pl.__version__,
+        },
+    }
+    if loaded is not None:
+        info.update(loaded.describe())
+    if clf is not None:
+        info["label_tokens"] = {lab: list(ans.ids) for lab, ans in zip(clf.labels, clf.answers)}
+        if clf.calibration is not None:
+            info["content_free_probabilities"] = dict(zip(clf.labels, clf.calibration.tolist()))
+    return info
+
+
+def frame_plan(cfg) -> FramePlan:
+    if cfg.inputs.every:
+        return FramePlan(fps=None, every=cfg.inputs.every, max_frames=cfg.inputs.max_frames)
+    return FramePlan(fps=cfg.inputs.fps or 1.0, every=None, max_frames=cfg.inputs.max_frames)
+
+
+def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> ClassifyRun:
+    """Classify every input of `cfg` into `cfg.output.out`, resuming a previous partial run.
+
+    Raises UsageError (bad settings, nothing found), ModelLoadError, OutputError. Unreadable
+    inputs do not raise: they become rows with `error` set (see ClassifyRun.exit_code).
+    """
+    cfg.validate()
+    items = find_inputs(cfg.inputs.paths, cfg.inputs.from_list)
+    _check_resumable(cfg, render_prompt(cfg.prompt, cfg.labels))
+    loaded = loaded or load_model(cfg.model)
+    clf = Classifier(loaded, cfg.labels, cfg.prompt, calibrate=cfg.calibrate)
+    labels = cfg.labels
+    schema = output_schema(labels)
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    plan = frame_plan(cfg)
+
+    def handle(batch: list[Sample]) -> list[dict]:
+        probs = clf.probabilities([s.features for s in batch]).tolist()
+        rows = []
+        for sample, p in zip(batch, probs):
+            label, confidence = decide(
+                p, labels, multi_label=cfg.multi_label, threshold=cfg.threshold, min_confidence=cfg.min_confidence
+            )
+            row = {"source": sample.source, "frame": sample.frame, "timestamp_s": sample.timestamp_s}
+            row.update(label=label, confidence=confidence, error=None)
+            row.update({prob_column(lab): v for lab, v in zip(labels, p)})
+            rows.append(row)
+        return rows
+
+    def error_row(sample: Sample) -> dict:
+        return {"source": sample.source, "frame": sample.frame, "timestamp_s": sample.timestamp_s, "error": sample.error}
+
+    info = run_info(cfg, clf, loaded)
+    info.update(started=started, status="running")
+    with RowWriter(cfg.output.out, schema, overwrite=cfg.output.overwrite) as writer:
+        write_sidecar(cfg.output.out, info)
+        total = estimate_rows(items, plan)
+        with progress_bar(total, cfg.output.quiet) as bar:
+            bar.update(min(len(writer.done_keys), total))
+            samples = iter_samples(
+                items,
+                plan,
+                skip=writer.done_keys,
+                prepare=clf.encode,
+                workers=cfg.workers,
+                lookahead=max(8, 4 * cfg.batch_size),
+            )
+            stats = run_batches(samples, cfg.batch_size, handle, error_row, writer, bar)
+    info.update(status="finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), rows_written=stats.written,
+                error_rows=stats.errors, rows_resumed=stats.resumed, seconds=round(stats.seconds, 3))
+    sidecar = write_sidecar(cfg.output.out, info)
+    segments_path = None
+    if cfg.segments:
+        from .output import read_rows, write_table
+        from .segments import video_segments
+
+        write_table(video_segments(read_rows(cfg.output.out), smooth=cfg.smooth), cfg.segments)
+        segments_path = Path(cfg.segments)
+    return ClassifyRun(out=Path(cfg.output.out), sidecar=sidecar, stats=stats, segments=segments_path)
