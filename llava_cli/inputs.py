@@ -45,8 +45,8 @@ def _media_in_folder(folder: Path) -> list[Path]:
 def read_list_file(list_file: str | Path) -> list[str]:
     """Paths from a list file: one per line, or a CSV whose header has a path column.
 
-    Relative paths are taken relative to the list file's folder when they do not exist relative to
-    the working directory. Raises UsageError for a CSV without a path column.
+    Relative paths are taken relative to the working directory when they exist there, else
+    relative to the list file's folder. Raises UsageError for a CSV without a path column.
     """
     list_file = Path(list_file)
     text = list_file.read_text(encoding="utf-8-sig")
@@ -68,7 +68,7 @@ def read_list_file(list_file: str | Path) -> list[str]:
     resolved = []
     for entry in raw:
         path = Path(entry).expanduser()
-        if not path.is_absolute() and not path.exists() and (list_file.parent / path).exists():
+        if not path.is_absolute() and not path.exists():
             path = list_file.parent / path
         resolved.append(str(path))
     return resolved
