@@ -8,6 +8,7 @@ only when the user asks for it.
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,8 @@ def resolve_device(name: str):
 
     if name == "auto":
         if torch.cuda.is_available():
-            return torch.device("cuda")
+            # Under `accelerate launch`/torchrun each process takes the GPU of its local rank.
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
         if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
