@@ -45,6 +45,46 @@ def _cut_partial_line(path: Path) -> None:
         fh.truncate(data_start + cut + 1 if cut >= 0 else 0)
 
 
+def keys_of(df: pl.DataFrame) -> set[Key]:
+    """The (source, frame) keys of result rows."""
+    return set(zip(df["source"].to_list(), df["frame"].fill_null(-1).cast(pl.Int64).to_list()))
+
+
+def load_rows(path: str | Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Read rows an earlier run wrote to `path` (by extension; .partial.jsonl too), typed by `schema`.
+
+    A half-written last line (a killed run) is cut off first. Raises OutputError when the file has
+    other columns (a run with other labels) or cannot be parsed, naming the flag that fixes it.
+    """
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt != "parquet":
+        _cut_partial_line(path)
+    if path.stat().st_size == 0:
+        return pl.DataFrame(schema=schema)
+    mismatch = OutputError(
+        f"{path} has other columns than this run writes (other labels?); "
+        "pass --overwrite to replace it, or choose another --out"
+    )
+    try:
+        if fmt == "csv":
+            header = path.open(encoding="utf-8").readline().strip()
+            if [c.strip('"') for c in header.split(",")] != list(schema):
+                raise mismatch
+            df = pl.read_csv(path, schema_overrides=schema, infer_schema_length=0)
+        elif fmt == "jsonl":
+            df = pl.read_ndjson(path, schema=schema)
+        else:
+            df = pl.read_parquet(path)
+    except OutputError:
+        raise
+    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+        raise OutputError(f"cannot resume from {path} ({str(exc).splitlines()[0]}); pass --overwrite to start fresh") from exc
+    if list(df.columns) != list(schema):
+        raise mismatch
+    return df
+
+
 class RowWriter:
     """Append rows of a fixed schema to `out`; `done_keys` lists what a previous run already wrote.
 
@@ -75,44 +115,12 @@ class RowWriter:
         self._needs_header = self.format == "csv" and self.rows_path.stat().st_size == 0
 
     # -- resume ------------------------------------------------------------------------------
-    def _read(self, path: Path, fmt: str) -> pl.DataFrame:
-        if fmt == "csv":
-            return pl.read_csv(path, schema_overrides=self.schema, infer_schema_length=0)
-        if fmt == "jsonl":
-            return pl.read_ndjson(path, schema=self.schema)
-        return pl.read_parquet(path)
-
     def _load_existing(self) -> None:
-        frames = []
         if self.format == "parquet" and self.out.exists():
-            frames.append(("parquet", self.out))
-        if self.rows_path.exists() and self.rows_path.stat().st_size > 0:
-            _cut_partial_line(self.rows_path)
-            frames.append(("csv" if self.format == "csv" else "jsonl", self.rows_path))
-        for fmt, path in frames:
-            if fmt == "csv":
-                header = path.open(encoding="utf-8").readline().strip()
-                columns = header.split(",") if header else []
-                if columns and [c.strip('"') for c in columns] != list(self.schema):
-                    raise OutputError(
-                        f"{self.out} has other columns than this run writes (other labels?); "
-                        "pass --overwrite to replace it, or choose another --out"
-                    )
-            try:
-                df = self._read(path, fmt) if path.stat().st_size else pl.DataFrame(schema=self.schema)
-            except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-                raise OutputError(
-                    f"cannot resume from {path} ({str(exc).splitlines()[0]}); pass --overwrite to start fresh"
-                ) from exc
-            if list(df.columns) != list(self.schema):
-                raise OutputError(
-                    f"{self.out} has other columns than this run writes (other labels?); "
-                    "pass --overwrite to replace it, or choose another --out"
-                )
-            if fmt == "parquet":
-                self.previous = df
-            frames_col = df["frame"].fill_null(-1).cast(pl.Int64).to_list()
-            self.done_keys.update(zip(df["source"].to_list(), frames_col))
+            self.previous = load_rows(self.out, self.schema)
+            self.done_keys.update(keys_of(self.previous))
+        if self.rows_path.exists():
+            self.done_keys.update(keys_of(load_rows(self.rows_path, self.schema)))
 
     # -- writing -----------------------------------------------------------------------------
     def write(self, rows: list[dict[str, Any]]) -> None:
