@@ -344,3 +344,10 @@ def test_validate_lists_every_problem(tmp_path):
         assert flag in text
     with pytest.raises(UsageError, match="no ground truth"):
         EvalConfig(str(tmp_path / "none.csv")).validate()
+
+
+def test_blank_single_label_truth_counts_as_no_truth(plays):
+    Path("truth.csv").write_text(TRUTH_CSV + "img/e.jpg,,\n")
+    s = run_eval(EvalConfig(str(plays), truth="truth.csv")).summary
+    assert s["counts"]["evaluated"] == 6 and s["counts"]["predictions_without_truth"] == 1
+    assert s["examples"]["predictions_without_truth"] == ["img/e.jpg"]
