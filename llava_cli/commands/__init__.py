@@ -10,7 +10,9 @@ def register_all(app: typer.Typer) -> typer.Typer:
     if getattr(app, "_llava_registered", False):
         return app
     from . import classify_cmd
+    from . import eval_cmd
 
     classify_cmd.register(app)
+    eval_cmd.register(app)
     app._llava_registered = True  # type: ignore[attr-defined]
     return app
