@@ -9,20 +9,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from llava_cli.cli import app
-from llava_cli.commands import eval_cmd, register_all
-
 from test_evaluation import TRUTH_CSV, write_plays
 
 
-@pytest.fixture(scope="module")
-def cli():
-    try:
-        register_all(app)
-    except ImportError:  # classify_cmd lives on another branch until the merge
-        if not any(c.name == "eval" for c in app.registered_commands):
-            eval_cmd.register(app)
-    return app
+@pytest.fixture
+def cli(cli_app):
+    return cli_app
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ def register_all(app: typer.Typer) -> typer.Typer:
     """Attach every command to `app` (idempotent: tests call it on the shared app)."""
     if getattr(app, "_llava_registered", False):
         return app
-    from . import classify_cmd
-    from . import eval_cmd
+    from . import classify_cmd, eval_cmd
 
     classify_cmd.register(app)
     eval_cmd.register(app)
