@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +21,10 @@ from .errors import OutputError
 from .inputs import find_inputs
 from .media import FramePlan
 from .model import LoadedModel, load_model
-from .output import RowWriter, read_sidecar, write_sidecar
-from .pipeline import RunStats, Sample, estimate_rows, iter_samples, progress_bar, run_batches
+from .distributed import current_process_group
+from .jobs import BatchJob, run_job
+from .output import read_sidecar, sidecar_path
+from .pipeline import RunStats, Sample
 from .prompts import AnswerTokens, answer_tokens, render, render_prompt, user_message
 from .scoring import LabelScorer
 
@@ -214,9 +215,6 @@ def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> C
     loaded = loaded or load_model(cfg.model)
     clf = Classifier(loaded, cfg.labels, cfg.prompt, calibrate=cfg.calibrate)
     labels = cfg.labels
-    schema = output_schema(labels)
-    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-    plan = frame_plan(cfg)
 
     def handle(batch: list[Sample]) -> list[dict]:
         probs = clf.probabilities([s.features for s in batch]).tolist()
@@ -231,30 +229,23 @@ def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> C
             rows.append(row)
         return rows
 
-    def error_row(sample: Sample) -> dict:
-        return {"source": sample.source, "frame": sample.frame, "timestamp_s": sample.timestamp_s, "error": sample.error}
-
-    info = run_info(cfg, clf, loaded)
-    info.update(started=started, status="running")
-    with RowWriter(cfg.output.out, schema, overwrite=cfg.output.overwrite) as writer:
-        write_sidecar(cfg.output.out, info)
-        total = estimate_rows(items, plan)
-        with progress_bar(total, cfg.output.quiet) as bar:
-            bar.update(min(len(writer.done_keys), total))
-            samples = iter_samples(
-                items,
-                plan,
-                skip=writer.done_keys,
-                prepare=clf.encode,
-                workers=cfg.workers,
-                lookahead=max(8, 4 * cfg.batch_size),
-            )
-            stats = run_batches(samples, cfg.batch_size, handle, error_row, writer, bar)
-    info.update(status="finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), rows_written=stats.written,
-                error_rows=stats.errors, rows_resumed=stats.resumed, seconds=round(stats.seconds, 3))
-    sidecar = write_sidecar(cfg.output.out, info)
+    job = BatchJob(
+        out=cfg.output.out,
+        items=items,
+        plan=frame_plan(cfg),
+        schema=output_schema(labels),
+        prepare=clf.encode,
+        handle=handle,
+        batch_size=cfg.batch_size,
+        info=run_info(cfg, clf, loaded),
+        overwrite=cfg.output.overwrite,
+        quiet=cfg.output.quiet,
+        workers=cfg.workers,
+    )
+    stats = run_job(job)
+    sidecar = sidecar_path(cfg.output.out)
     segments_path = None
-    if cfg.segments:
+    if cfg.segments and current_process_group().is_main:
         from .output import read_rows, write_table
         from .segments import video_segments
 
