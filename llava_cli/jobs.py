@@ -1,0 +1,147 @@
+"""The shape every batch command shares (classify, annotate): one row per image or sampled frame.
+
+A command supplies its columns, a `prepare` (model inputs for one image, run in the decode
+workers) and a `handle` (rows for a batch of prepared samples); `run_job` does the rest the same
+way for all of them: resumable RowWriter, sidecar written at the start and the end, progress bar,
+error rows in input order, and a result whose exit code says whether some inputs failed.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from . import __version__
+from .config import OutputConfig
+from .errors import EXIT_OK, EXIT_PARTIAL, OutputError
+from .inputs import InputItem
+from .media import FramePlan
+from .output import RowWriter, read_rows, read_sidecar, write_sidecar
+from .pipeline import RunStats, Sample, estimate_rows, iter_samples, progress_bar, run_batches
+
+# The columns that identify a row, first in every batch command's output.
+KEY_COLUMNS: dict[str, pl.DataType] = {"source": pl.String, "frame": pl.Int64, "timestamp_s": pl.Float64}
+
+
+@dataclass
+class BatchRun:
+    """The outcome of a batch command: where rows went and what happened."""
+
+    out: Path
+    sidecar: Path
+    stats: RunStats
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_PARTIAL if self.stats.errors else EXIT_OK
+
+    def rows(self) -> pl.DataFrame:
+        """The whole output file. Raises OutputError if it cannot be read."""
+        return read_rows(self.out)
+
+
+def frame_plan(cfg) -> FramePlan:
+    """How videos are sampled, from a config with an `inputs: InputConfig` (fps 1 by default)."""
+    if cfg.inputs.every:
+        return FramePlan(fps=None, every=cfg.inputs.every, max_frames=cfg.inputs.max_frames)
+    return FramePlan(fps=cfg.inputs.fps or 1.0, every=None, max_frames=cfg.inputs.max_frames)
+
+
+def sample_key(sample: Sample) -> dict[str, Any]:
+    """The key columns of a sample's row."""
+    return {"source": sample.source, "frame": sample.frame, "timestamp_s": sample.timestamp_s}
+
+
+def error_row(sample: Sample) -> dict[str, Any]:
+    """The row written for an input that could not be read or processed."""
+    return {**sample_key(sample), "error": sample.error}
+
+
+def check_resumable(output: OutputConfig, current: dict[str, Any]) -> None:
+    """Refuse to append to an output whose sidecar records other `current` settings (model, prompt...).
+
+    Raises OutputError naming what changed, unless --overwrite or there is nothing to resume.
+    """
+    previous = read_sidecar(output.out)
+    if output.overwrite or previous is None or not Path(output.out).exists():
+        return
+    changed = [k for k, v in current.items() if previous.get(k) != v]
+    if changed:
+        raise OutputError(
+            f"{output.out} was made with another {', '.join(changed)}; "
+            "pass --overwrite to replace it, or choose another --out"
+        )
+
+
+def run_info(command: str, cfg, loaded=None, **fields: Any) -> dict[str, Any]:
+    """The sidecar's common part: command, argv, versions, model; `fields` go after model/adapter."""
+    import torch
+    import transformers
+
+    info: dict[str, Any] = {
+        "command": command,
+        "argv": sys.argv,
+        "llava_cli_version": __version__,
+        "model": cfg.model.model,
+        "adapter": cfg.model.adapter,
+        **fields,
+        "config": asdict(cfg),
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "polars": pl.__version__,
+        },
+    }
+    if loaded is not None:
+        info.update(loaded.describe())
+    return info
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def run_job(
+    *,
+    items: list[InputItem],
+    plan: FramePlan,
+    output: OutputConfig,
+    schema: dict[str, pl.DataType],
+    info: dict[str, Any],
+    prepare: Callable,
+    handle: Callable[[list[Sample]], list[dict]],
+    batch_size: int,
+    workers: int | None,
+) -> BatchRun:
+    """Run `handle` over every input not already in `output.out`; write rows, sidecar and progress.
+
+    Raises OutputError when the output cannot be written or resumed; unreadable inputs become
+    error rows instead (see BatchRun.exit_code).
+    """
+    info = dict(info, started=now(), status="running")
+    with RowWriter(output.out, schema, overwrite=output.overwrite) as writer:
+        write_sidecar(output.out, info)
+        total = estimate_rows(items, plan)
+        with progress_bar(total, output.quiet) as bar:
+            bar.update(min(len(writer.done_keys), total))
+            samples = iter_samples(
+                items,
+                plan,
+                skip=writer.done_keys,
+                prepare=prepare,
+                workers=workers,
+                lookahead=max(8, 4 * batch_size),
+            )
+            stats = run_batches(samples, batch_size, handle, error_row, writer, bar)
+    info.update(status="finished", finished=now(), rows_written=stats.written,
+                error_rows=stats.errors, rows_resumed=stats.resumed, seconds=round(stats.seconds, 3))
+    sidecar = write_sidecar(output.out, info)
+    return BatchRun(out=Path(output.out), sidecar=sidecar, stats=stats)
