@@ -138,7 +138,11 @@ class Annotator:
     def answers(self, features: list[dict[str, torch.Tensor]]) -> list[str]:
         """One generated answer per encoded input, batched with left padding."""
         return generate_batch(
-            self.loaded, features, max_new_tokens=self.max_new_tokens, temperature=self.temperature
+            self.loaded,
+            features,
+            max_new_tokens=self.max_new_tokens,
+            temperature=self.temperature,
+            stop_ids=self.stop_ids,
         )
 
     def annotate(self, images: list, *, prompts: list[str] | None = None, batch_size: int = 8) -> list[str]:

@@ -31,12 +31,15 @@ def read_line_from(stream: TextIO, prompt: str) -> Callable[[], str | None]:
     """
 
     def read() -> str | None:
+        interactive = stream is sys.stdin and stream.isatty()
         try:
-            if stream is sys.stdin and stream.isatty():
+            if interactive:
                 return input(prompt)
             line = stream.readline()
             return None if line == "" else line.rstrip("\r\n")
         except (EOFError, KeyboardInterrupt):
+            if interactive:
+                print(file=sys.stderr)  # leave the terminal on a fresh line
             return None
 
     return read

@@ -59,15 +59,16 @@ def generate_batch(
     temperature: float = 0.0,
     streamer: BaseStreamer | None = None,
     stopping_criteria=None,
+    stop_ids: list[int] | None = None,
 ) -> list[str]:
     """Answers for encoded prompts (see llava_cli.batching.encode), one per feature dict, in order.
 
     Greedy when temperature is 0 (reproducible; the same answer whatever the batch size), sampled
-    otherwise. A streamer needs a batch of one. Raises what `model.generate` raises (RuntimeError
+    otherwise. `stop_ids` defaults to `stop_token_ids(processor)`. A streamer needs a batch of one. Raises what `model.generate` raises (RuntimeError
     for an input the model cannot take).
     """
     tok = loaded.tokenizer
-    stop_ids = stop_token_ids(loaded.processor)
+    stop_ids = stop_ids or stop_token_ids(loaded.processor)
     batch = model_inputs(collate(features, tok.pad_token_id), loaded)
     kwargs = dict(
         max_new_tokens=max_new_tokens,
