@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,17 +13,14 @@ from typing import Any
 import polars as pl
 import torch
 
-from . import __version__
 from .batching import collate, encode
 from .config import ClassifyConfig
-from .errors import OutputError
-from .inputs import find_inputs
-from .media import FramePlan
-from .model import LoadedModel, load_model
 from .distributed import current_process_group
-from .jobs import BatchJob, run_job
-from .output import read_sidecar, sidecar_path
-from .pipeline import RunStats, Sample
+from .inputs import find_inputs
+from .jobs import KEY_COLUMNS, BatchRun, check_resumable, frame_plan, run_job, sample_key
+from .jobs import run_info as base_run_info
+from .model import LoadedModel, load_model
+from .pipeline import Sample
 from .prompts import AnswerTokens, answer_tokens, render, render_prompt, user_message
 from .scoring import LabelScorer
 
@@ -38,9 +34,7 @@ def prob_column(label: str) -> str:
 
 def output_schema(labels: list[str]) -> dict[str, pl.DataType]:
     schema: dict[str, pl.DataType] = {
-        "source": pl.String,
-        "frame": pl.Int64,
-        "timestamp_s": pl.Float64,
+        **KEY_COLUMNS,
         "label": pl.String,
         "confidence": pl.Float64,
     }
@@ -127,80 +121,38 @@ def decide(
 
 
 @dataclass
-class ClassifyRun:
-    """The outcome of `run_classify`: where rows went and what happened."""
+class ClassifyRun(BatchRun):
+    """The outcome of `run_classify`: where rows went, what happened, and the segments file if any."""
 
-    out: Path
-    sidecar: Path
-    stats: RunStats
     segments: Path | None = None
-
-    @property
-    def exit_code(self) -> int:
-        from .errors import EXIT_OK, EXIT_PARTIAL
-
-        return EXIT_PARTIAL if self.stats.errors else EXIT_OK
-
-    def rows(self) -> pl.DataFrame:
-        from .output import read_rows
-
-        return read_rows(self.out)
 
 
 def _check_resumable(cfg: ClassifyConfig, prompt: str) -> None:
-    """Refuse to append to an output made with another model, prompt or labels."""
-    previous = read_sidecar(cfg.output.out)
-    if cfg.output.overwrite or previous is None or not Path(cfg.output.out).exists():
-        return
-    current = {"model": cfg.model.model, "adapter": cfg.model.adapter, "prompt": prompt, "labels": cfg.labels}
-    changed = [k for k, v in current.items() if previous.get(k) != v]
-    if changed:
-        raise OutputError(
-            f"{cfg.output.out} was made with another {', '.join(changed)}; "
-            "pass --overwrite to replace it, or choose another --out"
-        )
+    """Refuse to append to an output made with another model, prompt or labels (OutputError)."""
+    check_resumable(
+        cfg.output, {"model": cfg.model.model, "adapter": cfg.model.adapter, "prompt": prompt, "labels": cfg.labels}
+    )
 
 
 def run_info(cfg: ClassifyConfig, clf: Classifier | None, loaded: LoadedModel | None) -> dict[str, Any]:
     """The sidecar: everything needed to know what produced the output."""
-    import platform
-
-    import transformers
-
-    info: dict[str, Any] = {
-        "command": "classify",
-        "argv": sys.argv,
-        "llava_cli_version": __version__,
-        "model": cfg.model.model,
-        "adapter": cfg.model.adapter,
-        "prompt": clf.prompt if clf else render_prompt(cfg.prompt, cfg.labels),
-        "labels": cfg.labels,
-        "multi_label": cfg.multi_label,
-        "threshold": cfg.threshold,
-        "calibrate": cfg.calibrate,
-        "min_confidence": cfg.min_confidence,
-        "batch_size": cfg.batch_size,
-        "config": cfg.to_dict(),
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "transformers": transformers.__version__,
-            "polars": pl.__version__,
-        },
-    }
-    if loaded is not None:
-        info.update(loaded.describe())
+    info = base_run_info(
+        "classify",
+        cfg,
+        loaded,
+        prompt=clf.prompt if clf else render_prompt(cfg.prompt, cfg.labels),
+        labels=cfg.labels,
+        multi_label=cfg.multi_label,
+        threshold=cfg.threshold,
+        calibrate=cfg.calibrate,
+        min_confidence=cfg.min_confidence,
+        batch_size=cfg.batch_size,
+    )
     if clf is not None:
         info["label_tokens"] = {lab: list(ans.ids) for lab, ans in zip(clf.labels, clf.answers)}
         if clf.calibration is not None:
             info["content_free_probabilities"] = dict(zip(clf.labels, clf.calibration.tolist()))
     return info
-
-
-def frame_plan(cfg) -> FramePlan:
-    if cfg.inputs.every:
-        return FramePlan(fps=None, every=cfg.inputs.every, max_frames=cfg.inputs.max_frames)
-    return FramePlan(fps=cfg.inputs.fps or 1.0, every=None, max_frames=cfg.inputs.max_frames)
 
 
 def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> ClassifyRun:
@@ -215,6 +167,7 @@ def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> C
     loaded = loaded or load_model(cfg.model)
     clf = Classifier(loaded, cfg.labels, cfg.prompt, calibrate=cfg.calibrate)
     labels = cfg.labels
+    schema = output_schema(labels)
 
     def handle(batch: list[Sample]) -> list[dict]:
         probs = clf.probabilities([s.features for s in batch]).tolist()
@@ -223,27 +176,23 @@ def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> C
             label, confidence = decide(
                 p, labels, multi_label=cfg.multi_label, threshold=cfg.threshold, min_confidence=cfg.min_confidence
             )
-            row = {"source": sample.source, "frame": sample.frame, "timestamp_s": sample.timestamp_s}
+            row = sample_key(sample)
             row.update(label=label, confidence=confidence, error=None)
             row.update({prob_column(lab): v for lab, v in zip(labels, p)})
             rows.append(row)
         return rows
 
-    job = BatchJob(
-        out=cfg.output.out,
+    run = run_job(
         items=items,
         plan=frame_plan(cfg),
-        schema=output_schema(labels),
+        output=cfg.output,
+        schema=schema,
+        info=run_info(cfg, clf, loaded),
         prepare=clf.encode,
         handle=handle,
         batch_size=cfg.batch_size,
-        info=run_info(cfg, clf, loaded),
-        overwrite=cfg.output.overwrite,
-        quiet=cfg.output.quiet,
         workers=cfg.workers,
     )
-    stats = run_job(job)
-    sidecar = sidecar_path(cfg.output.out)
     segments_path = None
     if cfg.segments and current_process_group().is_main:
         from .output import read_rows, write_table
@@ -251,4 +200,4 @@ def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> C
 
         write_table(video_segments(read_rows(cfg.output.out), smooth=cfg.smooth), cfg.segments)
         segments_path = Path(cfg.segments)
-    return ClassifyRun(out=Path(cfg.output.out), sidecar=sidecar, stats=stats, segments=segments_path)
+    return ClassifyRun(out=run.out, sidecar=run.sidecar, stats=run.stats, segments=segments_path)

@@ -1,118 +1,186 @@
-"""Run a batch job (classify, annotate) into a resumable output, in one process or many.
+"""The shape every batch command shares (classify, annotate): one row per image or sampled frame.
 
-A job is data: the inputs, the output schema, how to prepare a sample and how to turn a batch into
-rows. `run_job` drives the shared pipeline, writes rows and the sidecar, and under
-`accelerate launch` splits the inputs across processes (see llava_cli.distributed).
+A command supplies its columns, a `prepare` (model inputs for one image, run in the decode
+workers) and a `handle` (rows for a batch of prepared samples); `run_job` does the rest the same
+way for all of them: resumable RowWriter, sidecar written at the start and the end, progress bar,
+error rows in input order, one process or many under `accelerate launch`, and a result whose exit
+code says whether some inputs failed.
 """
 
 from __future__ import annotations
 
+import platform
+import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from .distributed import current_process_group, existing_parts, merge_parts, part_path, shard
+from . import __version__
+from .config import OutputConfig
+from .errors import EXIT_OK, EXIT_PARTIAL, OutputError
 from .inputs import InputItem
 from .media import FramePlan
-from .output import RowWriter, keys_of, load_rows, sidecar_path, write_sidecar
+from .distributed import current_process_group, existing_parts, merge_parts, part_path, shard
+from .output import RowWriter, keys_of, load_rows, read_rows, read_sidecar, sidecar_path, write_sidecar
 from .pipeline import RunStats, Sample, estimate_rows, iter_samples, progress_bar, run_batches
+
+# The columns that identify a row, first in every batch command's output.
+KEY_COLUMNS: dict[str, pl.DataType] = {"source": pl.String, "frame": pl.Int64, "timestamp_s": pl.Float64}
+
+
+@dataclass
+class BatchRun:
+    """The outcome of a batch command: where rows went and what happened."""
+
+    out: Path
+    sidecar: Path
+    stats: RunStats
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_PARTIAL if self.stats.errors else EXIT_OK
+
+    def rows(self) -> pl.DataFrame:
+        """The whole output file. Raises OutputError if it cannot be read."""
+        return read_rows(self.out)
+
+
+def frame_plan(cfg) -> FramePlan:
+    """How videos are sampled, from a config with an `inputs: InputConfig` (fps 1 by default)."""
+    if cfg.inputs.every:
+        return FramePlan(fps=None, every=cfg.inputs.every, max_frames=cfg.inputs.max_frames)
+    return FramePlan(fps=cfg.inputs.fps or 1.0, every=None, max_frames=cfg.inputs.max_frames)
+
+
+def sample_key(sample: Sample) -> dict[str, Any]:
+    """The key columns of a sample's row."""
+    return {"source": sample.source, "frame": sample.frame, "timestamp_s": sample.timestamp_s}
+
+
+def error_row(sample: Sample) -> dict[str, Any]:
+    """The row written for an input that could not be read or processed."""
+    return {**sample_key(sample), "error": sample.error}
+
+
+def check_resumable(output: OutputConfig, current: dict[str, Any]) -> None:
+    """Refuse to append to an output whose sidecar records other `current` settings (model, prompt...).
+
+    Raises OutputError naming what changed, unless --overwrite or there is nothing to resume.
+    """
+    previous = read_sidecar(output.out)
+    if output.overwrite or previous is None or not Path(output.out).exists():
+        return
+    changed = [k for k, v in current.items() if previous.get(k) != v]
+    if changed:
+        raise OutputError(
+            f"{output.out} was made with another {', '.join(changed)}; "
+            "pass --overwrite to replace it, or choose another --out"
+        )
+
+
+def run_info(command: str, cfg, loaded=None, **fields: Any) -> dict[str, Any]:
+    """The sidecar's common part: command, argv, versions, model; `fields` go after model/adapter."""
+    import torch
+    import transformers
+
+    info: dict[str, Any] = {
+        "command": command,
+        "argv": sys.argv,
+        "llava_cli_version": __version__,
+        "model": cfg.model.model,
+        "adapter": cfg.model.adapter,
+        **fields,
+        "config": asdict(cfg),
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "polars": pl.__version__,
+        },
+    }
+    if loaded is not None:
+        info.update(loaded.describe())
+    return info
 
 
 def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-@dataclass
-class BatchJob:
-    """Everything `run_job` needs; `info` is the sidecar written beside the output."""
-
-    out: str
-    items: list[InputItem]
-    plan: FramePlan
-    schema: dict[str, pl.DataType]
-    prepare: Callable[[Any], Any]
-    handle: Callable[[list[Sample]], list[dict]]
-    batch_size: int
-    info: dict[str, Any] = field(default_factory=dict)
-    overwrite: bool = False
-    quiet: bool = False
-    workers: int | None = None
-    min_side: int | None = None
-
-    def error_row(self, sample: Sample) -> dict:
-        return {"source": sample.source, "frame": sample.frame, "timestamp_s": sample.timestamp_s, "error": sample.error}
-
-
-def _run_into(job: BatchJob, writer: RowWriter, items: list[InputItem], skip: set, show_progress: bool) -> RunStats:
-    total = estimate_rows(items, job.plan)
-    with progress_bar(total, job.quiet or not show_progress) as bar:
+def _run_into(
+    writer: RowWriter, items: list[InputItem], skip: set, plan: FramePlan, prepare: Callable,
+    handle: Callable, batch_size: int, workers: int | None, show_progress: bool, min_side: int | None,
+) -> RunStats:
+    total = estimate_rows(items, plan)
+    with progress_bar(total, not show_progress) as bar:
         bar.update(min(len(skip), total))
         samples = iter_samples(
-            items,
-            job.plan,
-            skip=skip,
-            prepare=job.prepare,
-            workers=job.workers,
-            lookahead=max(8, 4 * job.batch_size),
-            min_side=job.min_side,
+            items, plan, skip=skip, prepare=prepare, workers=workers, lookahead=max(8, 4 * batch_size), min_side=min_side
         )
-        return run_batches(samples, job.batch_size, job.handle, job.error_row, writer, bar)
+        return run_batches(samples, batch_size, handle, error_row, writer, bar)
 
 
-def _finish_info(job: BatchJob, stats: RunStats, **extra) -> Path:
-    job.info.update(
-        status="finished",
-        finished=now(),
-        rows_written=stats.written,
-        error_rows=stats.errors,
-        rows_resumed=stats.resumed,
-        seconds=round(stats.seconds, 3),
-        **extra,
-    )
-    return write_sidecar(job.out, job.info)
+def _finish(out: str | Path, info: dict[str, Any], stats: RunStats, **extra: Any) -> Path:
+    info.update(status="finished", finished=now(), rows_written=stats.written, error_rows=stats.errors,
+                rows_resumed=stats.resumed, seconds=round(stats.seconds, 3), **extra)
+    return write_sidecar(out, info)
 
 
-def run_job(job: BatchJob) -> RunStats:
-    """Process every input of `job` into `job.out`; returns what this process did.
+def run_job(
+    *,
+    items: list[InputItem],
+    plan: FramePlan,
+    output: OutputConfig,
+    schema: dict[str, pl.DataType],
+    info: dict[str, Any],
+    prepare: Callable,
+    handle: Callable[[list[Sample]], list[dict]],
+    batch_size: int,
+    workers: int | None,
+    min_side: int | None = None,
+) -> BatchRun:
+    """Run `handle` over every input not already in `output.out`; write rows, sidecar and progress.
 
-    Raises OutputError when the output cannot be written or resumed. Under a multi-process launch
-    the returned stats of the main process count the error rows of the merged output.
+    Under `accelerate launch` with several processes, each takes a round-robin share of the inputs
+    into its own part file and the main process merges them (llava_cli.distributed); the main
+    process's result then counts the error rows of the whole merged output.
+
+    Raises OutputError when the output cannot be written or resumed; unreadable inputs become
+    error rows instead (see BatchRun.exit_code).
     """
     group = current_process_group()
-    job.info.update(started=now(), status="running")
+    info = dict(info, started=now(), status="running")
+    run = dict(plan=plan, prepare=prepare, handle=handle, batch_size=batch_size, workers=workers, min_side=min_side)
     if not group.distributed:
-        with RowWriter(job.out, job.schema, overwrite=job.overwrite) as writer:
-            write_sidecar(job.out, job.info)
-            stats = _run_into(job, writer, job.items, writer.done_keys, show_progress=True)
-        _finish_info(job, stats)
-        return stats
+        with RowWriter(output.out, schema, overwrite=output.overwrite) as writer:
+            write_sidecar(output.out, info)
+            stats = _run_into(writer, items, writer.done_keys, show_progress=not output.quiet, **run)
+        return BatchRun(out=Path(output.out), sidecar=_finish(output.out, info, stats), stats=stats)
 
-    out = Path(job.out)
-    if group.is_main and job.overwrite:
+    out = Path(output.out)
+    if group.is_main and output.overwrite:
         for stale in [out, sidecar_path(out), *existing_parts(out)]:
             stale.unlink(missing_ok=True)
     group.barrier()
-    previous = load_rows(out, job.schema) if out.exists() else None
-    mine = part_path(out, group.rank, group.world_size)
-    # Parts of an earlier launch with another process count: nobody writes them now.
-    other_launch = [p for p in existing_parts(out) if not p.name.endswith(f"-of-{group.world_size:05d}.jsonl")]
+    previous = load_rows(out, schema) if out.exists() else None
     done = keys_of(previous) if previous is not None else set()
-    for part in other_launch:
-        done |= keys_of(load_rows(part, job.schema))
+    # Parts of an earlier launch with another process count: nobody writes them now.
+    for part in existing_parts(out):
+        if not part.name.endswith(f"-of-{group.world_size:05d}.jsonl"):
+            done |= keys_of(load_rows(part, schema))
     if group.is_main:
-        write_sidecar(out, {**job.info, "processes": group.world_size})
-    with RowWriter(mine, job.schema) as writer:
-        skip = done | writer.done_keys
-        stats = _run_into(job, writer, shard(job.items, group.rank, group.world_size), skip, show_progress=group.is_main)
+        write_sidecar(out, dict(info, processes=group.world_size))
+    with RowWriter(part_path(out, group.rank, group.world_size), schema) as writer:
+        mine = shard(items, group.rank, group.world_size)
+        stats = _run_into(writer, mine, done | writer.done_keys, show_progress=group.is_main and not output.quiet, **run)
     group.barrier()
     if group.is_main:
-        merged_rows = merge_parts(out, job.items, job.schema, previous)
-        merged = load_rows(out, job.schema)
-        stats.errors = int(merged["error"].is_not_null().sum())
-        _finish_info(job, stats, processes=group.world_size, rows_in_output=merged_rows)
+        merged_rows = merge_parts(out, items, schema, previous)
+        stats.errors = int(load_rows(out, schema)["error"].is_not_null().sum())
+        _finish(out, info, stats, processes=group.world_size, rows_in_output=merged_rows)
     group.barrier()
-    return stats
+    return BatchRun(out=out, sidecar=sidecar_path(out), stats=stats)

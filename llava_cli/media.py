@@ -164,3 +164,43 @@ def iter_video_frames(path: str | Path, plan: FramePlan) -> Iterator[VideoFrame]
             raise InputError(f"{path}: no decodable frame (empty or corrupt video)")
     finally:
         cap.release()
+
+
+def frame_at(path: str | Path, seconds: float | None = None) -> VideoFrame:
+    """The frame shown at `seconds` into the video (None: the middle frame), as an RGB image.
+
+    Reads sequentially (exact in every container, like `iter_video_frames`). Without a frame count
+    in the metadata the middle is found by counting frames first. Raises InputError when the video
+    cannot be read, or `seconds` is negative or past its end.
+    """
+    if seconds is not None and seconds < 0:
+        raise InputError(f"--at {seconds}: must be >= 0 seconds")
+    fps = video_fps(path)
+    if seconds is None:
+        target = _frame_count(path) // 2
+    else:
+        target = int(round(seconds * fps)) if fps > 0 else 0
+    # Frames 0 and `target` are the only ones converted to RGB; the others are just grabbed.
+    plan = FramePlan(fps=None, every=max(target, 1), max_frames=1 if target == 0 else 2)
+    for frame in iter_video_frames(path, plan):
+        if frame.index == target:
+            return frame
+    count = _frame_count(path)
+    length = f"{count / fps:.2f} s" if fps > 0 else f"{count} frames"
+    raise InputError(f"{path}: --at {seconds} is past the end of the video ({length} long)")
+
+
+def _frame_count(path: str | Path) -> int:
+    """Frames in the video: from the metadata, else counted by reading (0 if unreadable)."""
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if count > 0:
+            return count
+        while cap.grab():
+            count += 1
+        return count
+    finally:
+        cap.release()

@@ -20,10 +20,10 @@ from llava_cli.inputs import InputItem
 pytestmark = pytest.mark.slow
 
 
-def launch(tiny_model_dir, inputs, out, *extra, processes=2, wait=True):
+def launch(tiny_model_dir, inputs, out, *extra, processes=2, wait=True, port=29533):
     cmd = [
         sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
-        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29533",
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
         "-m", "llava_cli", "classify", *map(str, inputs), "--labels", "shooting,dribbling,passing",
         "--model", tiny_model_dir, "--dtype", "float32", "--out", str(out), "--quiet", *extra,
     ]
@@ -37,7 +37,7 @@ def launch(tiny_model_dir, inputs, out, *extra, processes=2, wait=True):
 def inputs(tmp_path):
     folder = tmp_path / "imgs"
     folder.mkdir()
-    for i in range(9):
+    for i in range(24):
         make_image(folder / f"im{i}.jpg", seed=i)
     (folder / "broken.png").write_bytes(b"broken")
     video = make_video(tmp_path / "clip.mp4", frames=40, fps=10.0)
@@ -56,8 +56,8 @@ def test_two_processes_match_one(cli_app, tiny_model_dir, inputs, tmp_path):
     ref = tmp_path / "one.csv"
     single(cli_app, tiny_model_dir, inputs, ref)
     out = tmp_path / "two.csv"
-    result = launch(tiny_model_dir, inputs, out)
-    assert result.returncode != 0  # exit code 3: the broken image is an error row
+    result = launch(tiny_model_dir, inputs, out, port=29536)
+    assert result.returncode != 0, result.stdout + result.stderr  # exit 3: the broken image is an error row
     assert_frame_equal(pl.read_csv(out), pl.read_csv(ref))
     assert not list(tmp_path.glob("two.csv.part-*"))
     sidecar = (tmp_path / "two.csv.run.json").read_text()
@@ -68,16 +68,17 @@ def test_killed_launch_resumes_without_duplicates(cli_app, tiny_model_dir, input
     ref = tmp_path / "one.csv"
     single(cli_app, tiny_model_dir, inputs, ref)
     out = tmp_path / "two.csv"
-    proc = launch(tiny_model_dir, inputs, out, "--batch-size", "1", wait=False)
+    proc = launch(tiny_model_dir, inputs, out, "--batch-size", "1", wait=False, port=29534)
     part1 = part_path(out, 1, 2)
     deadline = time.time() + 120
-    while time.time() < deadline and not (part1.exists() and part1.read_text().count("\n") >= 2):
+    while time.time() < deadline and not (part1.exists() and part1.read_text().count("\n") >= 1):
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert part1.exists(), "the launch should have written rows before the kill"
     assert not out.exists() or len(pl.read_csv(out)) < len(pl.read_csv(ref))
-    launch(tiny_model_dir, inputs, out)
+    result = launch(tiny_model_dir, inputs, out, port=29535)
+    assert out.exists(), result.stdout + result.stderr
     merged = pl.read_csv(out)
     assert merged.select("source", "frame").is_duplicated().sum() == 0
     assert_frame_equal(merged, pl.read_csv(ref))

@@ -29,6 +29,7 @@ from .options import (
     QuietOpt,
     TrustRemoteCodeOpt,
     WorkersOpt,
+    echo_run_summary,
     input_config,
     model_config,
     output_config,
@@ -92,13 +93,7 @@ def classify(
         return
     result = run_classify(cfg)
     if not quiet:
-        s = result.stats
-        typer.echo(
-            f"wrote {s.written} rows to {result.out} ({s.errors} errors, {s.resumed} already there) "
-            f"in {s.seconds:.1f}s, {s.rows_per_s:.2f} rows/s; run info in {result.sidecar}"
-            + (f"; segments in {result.segments}" if result.segments else ""),
-            err=True,
-        )
+        echo_run_summary(result, f"; segments in {result.segments}" if result.segments else "")
     raise typer.Exit(result.exit_code)
 
 

@@ -81,3 +81,19 @@ def read_prompt(prompt: str | None, prompt_file: Path | None) -> str | None:
         return prompt_file.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise UsageError(f"--prompt-file {prompt_file}: cannot read ({exc.strerror})") from exc
+
+
+TemperatureOpt = Annotated[
+    float, typer.Option("--temperature", help="0: greedy, the same answer every run; above 0: sampled, more varied.")
+]
+MaxNewTokensOpt = Annotated[int, typer.Option("--max-new-tokens", help="Longest answer, in tokens.")]
+
+
+def echo_run_summary(result, extra: str = "") -> None:
+    """The one-line summary a batch command prints on stderr when it finishes."""
+    s = result.stats
+    typer.echo(
+        f"wrote {s.written} rows to {result.out} ({s.errors} errors, {s.resumed} already there) "
+        f"in {s.seconds:.1f}s, {s.rows_per_s:.2f} rows/s; run info in {result.sidecar}" + extra,
+        err=True,
+    )
