@@ -12,5 +12,8 @@ def register_all(app: typer.Typer) -> typer.Typer:
     from . import classify_cmd
 
     classify_cmd.register(app)
+    from . import finetune_cmd
+
+    finetune_cmd.register(app)
     app._llava_registered = True  # type: ignore[attr-defined]
     return app
