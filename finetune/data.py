@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from llava_cli.errors import LlavaCliError, UsageError
+from llava_cli.errors import UsageError
 from llava_cli.inputs import natural_key
 from llava_cli.media import IMAGE_EXTENSIONS
 from llava_cli.prompts import render_prompt
@@ -30,8 +30,8 @@ IMAGE_TAG = "<image>"
 ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
 
 
-class DataError(LlavaCliError):
-    """The training data has bad rows and --skip-bad-rows was not given."""
+class DataError(UsageError):
+    """The training data has bad rows (one problem line each) and --skip-bad-rows was not given."""
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,8 @@ class Dataset:
         """Raise DataError listing the bad rows unless `skip_bad_rows`; raise it too when nothing is left."""
         if self.bad and not skip_bad_rows:
             raise DataError(
-                f"{len(self.bad)} bad rows in {self.source}, nothing was trained: "
-                + "; ".join(self.report(5))
-                + "; fix them or pass --skip-bad-rows to train on the rest"
+                self.report()
+                + [f"{len(self.bad)} bad rows in {self.source}, nothing was trained: fix them or pass --skip-bad-rows"]
             )
         if not self.conversations:
             raise DataError(f"{self.source}: no usable rows to train on")
