@@ -1,0 +1,189 @@
+"""`FinetuneConfig`: every setting of a run, from a recipe YAML overridden by flags, validated once.
+
+`validate()` lists every problem at once with the flag that fixes it. Recipes are plain YAML
+mappings whose keys are FinetuneConfig field names (see `finetune/recipes/`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from llava_cli.config import DEVICES, DTYPES, label_problems
+from llava_cli.errors import UsageError
+
+from .stages import STAGES
+
+RECIPES_DIR = Path(__file__).parent / "recipes"
+SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
+
+
+@dataclass
+class FinetuneConfig:
+    """Everything a finetune run needs. Field names are the recipe keys; flags are --field-name."""
+
+    stage: str = "lora"
+    model: str | None = None  # base LLaVA checkpoint (hub id or folder)
+    vision_tower: str | None = None  # with language_model: compose a new LLaVA (stage pretrain/instruct)
+    language_model: str | None = None
+    data: str | None = None  # LLaVA JSON, labelled CSV, caption CSV, or a folder per class
+    image_folder: str | None = None
+    output: str | None = None
+    val_data: str | None = None
+    val_split: float = 0.0
+    labels: list[str] = field(default_factory=list)  # fixes the label set and its order
+    prompt: str | None = None  # as in classify; None: classify's default prompt
+    epochs: float = 1.0
+    max_steps: int = -1
+    lr: float = 2e-4
+    projector_lr: float | None = None  # None: same as lr
+    batch_size: int = 4  # per device
+    grad_accum: int = 1
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.03
+    lr_scheduler: str = "cosine"
+    lora_r: int = 128
+    lora_alpha: int = 256
+    lora_dropout: float = 0.05
+    gradient_checkpointing: bool = False
+    save_steps: int = 500
+    save_total_limit: int | None = 2
+    logging_steps: int = 10
+    resume: bool = False
+    skip_bad_rows: bool = False
+    max_length: int | None = None  # drop conversations longer than this many tokens (reported)
+    seed: int = 42
+    device: str = "auto"
+    dtype: str = "float32"  # weights; mixed precision (bf16/fp16) is switched on where a GPU has it
+    dataloader_workers: int = 0
+    quiet: bool = False
+    config: str | None = None  # the recipe this was read from
+
+    @property
+    def plan(self):
+        return STAGES[self.stage]
+
+    @property
+    def composing(self) -> bool:
+        return bool(self.vision_tower or self.language_model)
+
+    def validate(self) -> "FinetuneConfig":
+        """Return self, or raise UsageError listing every problem with the flag that fixes it."""
+        p: list[str] = []
+        if self.stage not in STAGES:
+            p.append(f"--stage {self.stage!r} is not one of {', '.join(STAGES)}")
+        if self.composing:
+            if not (self.vision_tower and self.language_model):
+                p.append("composing a new model needs both --vision-tower and --language-model")
+            if self.model:
+                p.append("--model and --vision-tower/--language-model exclude each other: start from one or compose")
+            if self.stage in STAGES and self.plan.uses_lora:
+                p.append(f"--stage {self.stage} trains an adapter for an existing --model; compose with --stage pretrain")
+        elif not self.model:
+            p.append("no base model: pass --model (a LLaVA checkpoint) or --vision-tower and --language-model")
+        if not self.data:
+            p.append("--data is missing: a LLaVA JSON, a labelled or caption CSV, or a folder per class")
+        elif not Path(self.data).exists():
+            p.append(f"--data {self.data}: no such file or folder")
+        if self.image_folder and not Path(self.image_folder).is_dir():
+            p.append(f"--image-folder {self.image_folder}: no such folder")
+        if self.val_data and not Path(self.val_data).exists():
+            p.append(f"--val-data {self.val_data}: no such file or folder")
+        if self.val_data and self.val_split:
+            p.append("--val-data and --val-split exclude each other: pick one")
+        if not 0.0 <= self.val_split < 1.0:
+            p.append(f"--val-split must be in [0, 1) (got {self.val_split})")
+        if not self.output:
+            p.append("--output is missing: the folder for the checkpoint or adapter")
+        if self.labels:
+            p += label_problems(self.labels)
+        if self.prompt is not None and not self.prompt.strip():
+            p.append("--prompt is empty: leave it out for classify's default, or write one")
+        if not self.epochs > 0 and self.max_steps <= 0:
+            p.append(f"--epochs must be > 0 (got {self.epochs}), or set --max-steps")
+        for name, flag in (("lr", "--lr"), ("projector_lr", "--projector-lr")):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                p.append(f"{flag} must be > 0 (got {value})")
+        for name in ("batch_size", "grad_accum", "lora_r", "lora_alpha", "save_steps", "logging_steps"):
+            if getattr(self, name) < 1:
+                p.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
+        if not 0.0 <= self.lora_dropout < 1.0:
+            p.append(f"--lora-dropout must be in [0, 1) (got {self.lora_dropout})")
+        if not 0.0 <= self.warmup_ratio < 1.0:
+            p.append(f"--warmup-ratio must be in [0, 1) (got {self.warmup_ratio})")
+        if self.lr_scheduler not in SCHEDULERS:
+            p.append(f"--lr-scheduler {self.lr_scheduler!r} is not one of {', '.join(SCHEDULERS)}")
+        if self.device not in DEVICES and not self.device.startswith("cuda:"):
+            p.append(f"--device {self.device!r} is not one of {', '.join(DEVICES)} (or cuda:N)")
+        if self.dtype not in DTYPES:
+            p.append(f"--dtype {self.dtype!r} is not one of {', '.join(DTYPES)}")
+        if self.max_length is not None and self.max_length < 8:
+            p.append(f"--max-length must be >= 8 tokens (got {self.max_length})")
+        if self.dataloader_workers < 0:
+            p.append(f"--dataloader-workers must be >= 0 (got {self.dataloader_workers})")
+        if p:
+            raise UsageError(p)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+FIELD_NAMES = frozenset(f.name for f in fields(FinetuneConfig))
+
+
+def recipe_path(name_or_path: str) -> Path:
+    """A recipe file: a path, or the name of a checked-in recipe (`lora` -> recipes/lora.yaml).
+
+    Raises UsageError when neither exists.
+    """
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    builtin = RECIPES_DIR / f"{name_or_path.removesuffix('.yaml')}.yaml"
+    if builtin.is_file():
+        return builtin
+    known = ", ".join(sorted(p.stem for p in RECIPES_DIR.glob("*.yaml")))
+    raise UsageError(f"--config {name_or_path}: no such file, and not a built-in recipe ({known})")
+
+
+def load_recipe(name_or_path: str) -> dict[str, Any]:
+    """The settings of a recipe YAML. Raises UsageError for unreadable YAML or unknown keys."""
+    import yaml
+
+    path = recipe_path(name_or_path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(f"--config {path}: cannot read it as YAML ({str(exc).splitlines()[0]})") from exc
+    if not isinstance(data, dict):
+        raise UsageError(f"--config {path}: expected a mapping of setting: value")
+    unknown = sorted(set(data) - FIELD_NAMES)
+    if unknown:
+        raise UsageError(f"--config {path}: unknown settings {', '.join(unknown)}; see finetune/config.py")
+    return {**data, "config": str(path)}
+
+
+def build_config(overrides: dict[str, Any], recipe: str | None = None) -> FinetuneConfig:
+    """Recipe values (if any), then every override that is not None, validated.
+
+    Raises UsageError (unknown keys, bad values) listing every problem.
+    """
+    values: dict[str, Any] = load_recipe(recipe) if recipe else {}
+    unknown = sorted(set(overrides) - FIELD_NAMES)
+    if unknown:
+        raise UsageError(f"unknown finetune settings: {', '.join(unknown)}")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return FinetuneConfig(**values).validate()
+
+
+def save_resolved(cfg: FinetuneConfig, folder: str | Path) -> Path:
+    """Write the resolved config as `finetune_config.yaml` into `folder` and return its path."""
+    import yaml
+
+    path = Path(folder) / "finetune_config.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False), encoding="utf-8")
+    return path

@@ -1,0 +1,283 @@
+"""Training data -> conversations, with every bad row reported by its row number.
+
+Readers:
+- LLaVA JSON (`id`, `image`, `conversations` of `from`/`value`, `<image>` in a human turn),
+  as a .json list or .jsonl; relative image paths resolve under `--image-folder` and may not escape it;
+- a labelled CSV: a path column (`source` as classify writes it, or `image`/`path`) and `label`;
+- a folder per class (`data/shooting/*.jpg`);
+- an image-caption CSV (`image`/`path`/`source` and `caption`) for stage 1.
+
+Labelled rows become single-turn conversations asking classify's own prompt for the label set,
+so what is trained is exactly what classify asks later. Row numbers: CSV rows count as in a
+spreadsheet (the header is row 1); JSON items count from 1.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llava_cli.errors import UsageError
+from llava_cli.inputs import natural_key
+from llava_cli.media import IMAGE_EXTENSIONS
+from llava_cli.prompts import render_prompt
+
+PATH_COLUMNS = ("source", "image", "path")
+CAPTION_COLUMNS = ("caption", "text")
+IMAGE_TAG = "<image>"
+ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
+
+
+class DataError(UsageError):
+    """The training data has bad rows (one problem line each) and --skip-bad-rows was not given."""
+
+
+@dataclass(frozen=True)
+class Turn:
+    role: str  # "user", "assistant" or "system"
+    text: str
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """One training example: an optional image and its turns; `label` is set for labelled data."""
+
+    image: Path | None
+    turns: tuple[Turn, ...]
+    row: int  # where it came from, for messages
+    label: str | None = None
+    template: str = "chat"  # "chat": the model's chat template; "plain": image then the answer
+
+
+@dataclass(frozen=True)
+class BadRow:
+    row: int
+    reason: str
+
+
+@dataclass
+class Dataset:
+    """What a reader made of one file: good conversations, bad rows, and the label set."""
+
+    source: str
+    kind: str  # llava-json | labelled-csv | folders | captions
+    conversations: list[Conversation] = field(default_factory=list)
+    bad: list[BadRow] = field(default_factory=list)
+    labels: list[str] = field(default_factory=list)
+
+    def report(self, limit: int = 20) -> list[str]:
+        lines = [f"{self.source} row {b.row}: {b.reason}" for b in self.bad[:limit]]
+        if len(self.bad) > limit:
+            lines.append(f"{self.source}: {len(self.bad) - limit} more bad rows")
+        return lines
+
+    def require_clean(self, skip_bad_rows: bool) -> None:
+        """Raise DataError listing the bad rows unless `skip_bad_rows`; raise it too when nothing is left."""
+        if self.bad and not skip_bad_rows:
+            raise DataError(
+                self.report()
+                + [f"{len(self.bad)} bad rows in {self.source}, nothing was trained: fix them or pass --skip-bad-rows"]
+            )
+        if not self.conversations:
+            raise DataError(f"{self.source}: no usable rows to train on")
+
+
+def _readable_image(path: Path) -> str | None:
+    """None if `path` is a readable image, else the reason it is not."""
+    from PIL import Image, UnidentifiedImageError
+
+    if not path.is_file():
+        return f"image not found: {path}"
+    try:
+        with Image.open(path) as img:
+            img.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        return f"unreadable image {path} ({type(exc).__name__})"
+    return None
+
+
+def resolve_image(value: str, base: Path, image_folder: Path | None) -> tuple[Path | None, str | None]:
+    """The file a row names: relative to --image-folder (which it may not escape), else to `base`.
+
+    Returns (path, None) or (None, reason)."""
+    raw = Path(value.strip())
+    if image_folder is not None:
+        root = image_folder.resolve()
+        path = (root / raw).resolve() if not raw.is_absolute() else raw.resolve()
+        if not path.is_relative_to(root):
+            return None, f"image path {value} escapes --image-folder {image_folder}"
+    elif raw.is_absolute() or raw.exists():
+        path = raw
+    else:
+        path = base / raw
+    reason = _readable_image(path)
+    return (None, reason) if reason else (path, None)
+
+
+def labelled_conversation(image: Path, label: str, labels: list[str], prompt: str | None, row: int) -> Conversation:
+    """The single-turn conversation classify would ask about `image`, answered with `label`."""
+    turns = (Turn("user", render_prompt(prompt, labels)), Turn("assistant", label))
+    return Conversation(image=image, turns=turns, row=row, label=label)
+
+
+def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        rows = list(reader)
+        return [c.strip().lower() for c in (reader.fieldnames or [])], rows
+
+
+def _pick(columns: list[str], wanted: tuple[str, ...]) -> str | None:
+    return next((c for c in wanted if c in columns), None)
+
+
+def read_labelled_csv(path: Path, labels: list[str], prompt: str | None, image_folder: Path | None) -> Dataset:
+    """A CSV with a path column and a `label` column (e.g. classify's output after correction)."""
+    columns, rows = _read_csv(path)
+    column = _pick(columns, PATH_COLUMNS)
+    if column is None:
+        raise UsageError(f"{path}: no path column; name one of {', '.join(PATH_COLUMNS)}")
+    rows = [{k.strip().lower(): (v or "") for k, v in row.items() if k} for row in rows]
+    fixed = list(labels) or sorted({r["label"].strip() for r in rows if r.get("label", "").strip()})
+    out = Dataset(str(path), "labelled-csv", labels=fixed)
+    for number, row in enumerate(rows, start=2):
+        label = row.get("label", "").strip()
+        if row.get("frame", "").strip():
+            out.bad.append(BadRow(number, "video frame rows are not supported yet; extract the frame as an image"))
+            continue
+        if not label:
+            out.bad.append(BadRow(number, "empty label"))
+            continue
+        if label not in fixed:
+            out.bad.append(BadRow(number, f"unknown label {label!r}; --labels is {','.join(fixed)}"))
+            continue
+        image, reason = resolve_image(row.get(column, ""), path.parent, image_folder)
+        if reason:
+            out.bad.append(BadRow(number, reason))
+            continue
+        out.conversations.append(labelled_conversation(image, label, fixed, prompt, number))
+    return out
+
+
+def read_class_folders(folder: Path, labels: list[str], prompt: str | None) -> Dataset:
+    """`folder/<label>/*.jpg`: one class per sub-folder. Row numbers count images in sorted order."""
+    classes = sorted((d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")), key=natural_key)
+    fixed = list(labels) or classes
+    out = Dataset(str(folder), "folders", labels=fixed)
+    number = 0
+    for name in classes:
+        files = sorted((p for p in (folder / name).rglob("*") if p.is_file()), key=lambda p: natural_key(p.name))
+        for file in files:
+            if file.suffix.lower() not in IMAGE_EXTENSIONS:
+                continue
+            number += 1
+            if name not in fixed:
+                out.bad.append(BadRow(number, f"{file}: folder {name!r} is not one of --labels {','.join(fixed)}"))
+                continue
+            reason = _readable_image(file)
+            if reason:
+                out.bad.append(BadRow(number, reason))
+                continue
+            out.conversations.append(labelled_conversation(file, name, fixed, prompt, number))
+    return out
+
+
+def read_captions(path: Path, image_folder: Path | None) -> Dataset:
+    """Image-caption CSV for stage 1: the plain template, the caption is the answer."""
+    columns, rows = _read_csv(path)
+    column, caption_col = _pick(columns, PATH_COLUMNS), _pick(columns, CAPTION_COLUMNS)
+    out = Dataset(str(path), "captions")
+    for number, row in enumerate(rows, start=2):
+        row = {k.strip().lower(): (v or "") for k, v in row.items() if k}
+        caption = row.get(caption_col, "").strip()
+        if not caption:
+            out.bad.append(BadRow(number, "empty caption"))
+            continue
+        image, reason = resolve_image(row.get(column, ""), path.parent, image_folder)
+        if reason:
+            out.bad.append(BadRow(number, reason))
+            continue
+        out.conversations.append(Conversation(image, (Turn("assistant", caption),), number, template="plain"))
+    return out
+
+
+def _llava_item(item, image_folder: Path | None, base: Path) -> tuple[Conversation | None, str | None, Path | None]:
+    if not isinstance(item, dict) or not isinstance(item.get("conversations"), list):
+        return None, "not an object with a 'conversations' list", None
+    turns = []
+    has_tag = False
+    for k, message in enumerate(item["conversations"]):
+        role = ROLES.get(str(message.get("from", "")).lower()) if isinstance(message, dict) else None
+        if role is None:
+            return None, f"turn {k + 1}: 'from' must be human or gpt", None
+        text = str(message.get("value", ""))
+        has_tag |= IMAGE_TAG in text
+        text = text.replace(IMAGE_TAG, "").strip() if role == "user" else text.strip()
+        if role == "assistant" and not text:
+            return None, f"turn {k + 1}: empty answer", None
+        turns.append(Turn(role, text))
+    if not any(t.role == "assistant" for t in turns):
+        return None, "no gpt answer to learn from", None
+    if turns and turns[-1].role != "assistant":
+        turns = turns[:-1]
+    image = None
+    if item.get("image"):
+        image, reason = resolve_image(str(item["image"]), base, image_folder)
+        if reason:
+            return None, reason, None
+    elif has_tag:
+        return None, "<image> in the text but no 'image' field", None
+    return Conversation(image, tuple(turns), 0), None, image
+
+
+def read_llava_json(path: Path, image_folder: Path | None) -> Dataset:
+    """LLaVA's instruction format: a JSON list (or JSON lines) of {id, image, conversations}."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        items = [json.loads(line) for line in text.splitlines() if line.strip()] if path.suffix == ".jsonl" else json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    if not isinstance(items, list):
+        raise UsageError(f"{path}: expected a JSON list of conversations")
+    out = Dataset(str(path), "llava-json")
+    for number, item in enumerate(items, start=1):
+        conversation, reason, _ = _llava_item(item, image_folder, path.parent)
+        if reason:
+            out.bad.append(BadRow(number, reason))
+        else:
+            out.conversations.append(Conversation(conversation.image, conversation.turns, number))
+    return out
+
+
+def read_data(path: str | Path, *, labels: list[str], prompt: str | None, image_folder: str | None) -> Dataset:
+    """Read any supported format, chosen from what `path` is. Raises UsageError for an unknown format."""
+    path = Path(path)
+    folder = Path(image_folder) if image_folder else None
+    if path.is_dir():
+        return read_class_folders(path, labels, prompt)
+    suffix = path.suffix.lower()
+    if suffix in (".json", ".jsonl"):
+        return read_llava_json(path, folder)
+    if suffix == ".csv":
+        columns, _ = _read_csv(path)
+        if "label" in columns:
+            return read_labelled_csv(path, labels, prompt, folder)
+        if _pick(columns, CAPTION_COLUMNS):
+            return read_captions(path, folder)
+        raise UsageError(f"{path}: a CSV needs a 'label' column (labelled data) or a 'caption' column (stage 1)")
+    raise UsageError(f"{path}: unknown data format; use a LLaVA .json/.jsonl, a .csv, or a folder per class")
+
+
+def split(conversations: list[Conversation], fraction: float, seed: int) -> tuple[list[Conversation], list[Conversation]]:
+    """Deterministic train/validation split; the validation part has at least one item when fraction > 0."""
+    import random
+
+    if fraction <= 0 or len(conversations) < 2:
+        return list(conversations), []
+    order = list(range(len(conversations)))
+    random.Random(seed).shuffle(order)
+    n_val = max(1, round(len(order) * fraction))
+    val = set(order[:n_val])
+    return [c for i, c in enumerate(conversations) if i not in val], [c for i, c in enumerate(conversations) if i in val]
