@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from conftest import make_image, make_video
+from factories import make_image, make_video
 from llava_cli.annotate import AnnotateConfig, Annotator, nearest_label, run_annotate
 from llava_cli.config import InputConfig, ModelConfig, OutputConfig
 from llava_cli.errors import EXIT_PARTIAL, OutputError, UsageError

@@ -11,7 +11,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from conftest import make_image, make_video
+from factories import make_image, make_video
 from llava_cli import chat as chat_mod
 from llava_cli.chat import ChatSession
 from llava_cli.errors import InputError, UsageError

@@ -8,7 +8,7 @@ import shutil
 
 import polars as pl
 import pytest
-from conftest import make_image, make_video
+from factories import make_image, make_video
 from PIL import Image
 from typer.testing import CliRunner
 

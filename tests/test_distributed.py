@@ -11,7 +11,7 @@ import time
 
 import polars as pl
 import pytest
-from conftest import make_image, make_video
+from factories import make_image, make_video
 from polars.testing import assert_frame_equal
 
 from llava_cli.distributed import merge_parts, part_path, shard

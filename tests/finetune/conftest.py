@@ -3,22 +3,11 @@ multiples of 64 so 4-bit works) and a small shapes data set, each built once per
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-LABELS = ["red", "green", "blue", "yellow"]
-TRAINABLE_SPEC = dict(initializer_range=0.2, text_hidden=64, text_heads=4, text_kv_heads=4, intermediate=128)
-
-
-def load_example(name: str):
-    """Import examples/shapes/<name>.py (the example scripts are not a package)."""
-    spec = importlib.util.spec_from_file_location(f"shapes_{name}", ROOT / "examples" / "shapes" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from finetune_factories import TRAINABLE_SPEC, load_example
 
 
 @pytest.fixture(scope="session")
@@ -42,10 +31,3 @@ def processor(trainable_base):
     from llava_cli.model import load_processor
 
     return load_processor(ModelConfig(model=trainable_base))
-
-
-def finetune_config(**values):
-    from finetune.config import FinetuneConfig
-
-    defaults = dict(device="cpu", dtype="float32", quiet=True, save_steps=1000, logging_steps=1, lora_r=8, lora_alpha=16)
-    return FinetuneConfig(**{**defaults, **values}).validate()

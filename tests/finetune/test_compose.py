@@ -1,6 +1,6 @@
 """A tiny CLIP and a tiny Llama saved separately compose into a LLaVA that classify loads."""
 
-from conftest import LABELS
+from finetune_factories import LABELS
 
 
 def test_compose_then_classify(tmp_path, trainable_base):

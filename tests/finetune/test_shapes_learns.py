@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import LABELS, finetune_config
+from finetune_factories import LABELS, finetune_config
 
 
 def classify_accuracy(tmp_path: Path, name: str, data: Path, **model) -> float:

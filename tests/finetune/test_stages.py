@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from conftest import LABELS, finetune_config
+from finetune_factories import LABELS, finetune_config
 from finetune.collate import ConversationDataset, ConversationEncoder, PadCollator
 from finetune.data import read_data
 from finetune.stages import FULL, LORA, STAGES, LoraSettings, apply_stage, component_of

@@ -5,7 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from conftest import LABELS
+from finetune_factories import LABELS
 
 COMMON = ["--device", "cpu", "--dtype", "float32", "--quiet", "--lora-r", "8", "--lora-alpha", "16", "--batch-size", "4"]
 
