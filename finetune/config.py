@@ -40,6 +40,8 @@ class FinetuneConfig:
     projector_lr: float | None = None  # None: same as lr
     batch_size: int = 4  # per device
     grad_accum: int = 1
+    # When set, grad_accum is derived at launch: global_batch / (batch_size x processes).
+    global_batch: int | None = None
     weight_decay: float = 0.0
     warmup_ratio: float = 0.03
     lr_scheduler: str = "cosine"
@@ -109,6 +111,10 @@ class FinetuneConfig:
         for name in ("batch_size", "grad_accum", "lora_r", "lora_alpha", "save_steps", "logging_steps"):
             if getattr(self, name) < 1:
                 p.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
+        if self.global_batch is not None and self.global_batch < 1:
+            p.append(f"--global-batch must be >= 1 (got {self.global_batch})")
+        elif self.global_batch and self.global_batch % self.batch_size:
+            p.append(f"--global-batch {self.global_batch} is not a multiple of --batch-size {self.batch_size}")
         if not 0.0 <= self.lora_dropout < 1.0:
             p.append(f"--lora-dropout must be in [0, 1) (got {self.lora_dropout})")
         if not 0.0 <= self.warmup_ratio < 1.0:
@@ -175,8 +181,27 @@ def build_config(overrides: dict[str, Any], recipe: str | None = None) -> Finetu
     unknown = sorted(set(overrides) - FIELD_NAMES)
     if unknown:
         raise UsageError(f"unknown finetune settings: {', '.join(unknown)}")
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    if "grad_accum" in given and "global_batch" not in given:
+        values.pop("global_batch", None)  # an explicit --grad-accum beats the recipe's global batch
+    values.update(given)
     return FinetuneConfig(**values).validate()
+
+
+def accumulation_steps(cfg: FinetuneConfig, processes: int) -> int:
+    """Gradient accumulation for this launch: from --global-batch when set, else --grad-accum.
+
+    Raises UsageError when the global batch does not split evenly over batch size x processes.
+    """
+    if not cfg.global_batch:
+        return cfg.grad_accum
+    per_step = cfg.batch_size * processes
+    if cfg.global_batch % per_step:
+        raise UsageError(
+            f"--global-batch {cfg.global_batch} does not split over --batch-size {cfg.batch_size} x {processes} "
+            f"processes; pick a batch size and process count whose product divides it"
+        )
+    return cfg.global_batch // per_step
 
 
 def save_resolved(cfg: FinetuneConfig, folder: str | Path) -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from llava_cli.config import ModelConfig
 from llava_cli.model import LoadedModel, load_model, resolve_device
 
 from .collate import ConversationDataset, ConversationEncoder, PadCollator
-from .config import FinetuneConfig, save_resolved
+from .config import FinetuneConfig, accumulation_steps, save_resolved
 from .data import Conversation, Dataset, read_data, split
 from .stages import PROJECTOR_MODULE, LoraSettings, apply_stage, trainable_summary
 
@@ -248,7 +249,7 @@ def training_arguments(cfg: FinetuneConfig, device, has_val: bool) -> TrainingAr
         max_steps=cfg.max_steps,
         per_device_train_batch_size=cfg.batch_size,
         per_device_eval_batch_size=cfg.batch_size,
-        gradient_accumulation_steps=cfg.grad_accum,
+        gradient_accumulation_steps=accumulation_steps(cfg, int(os.environ.get("WORLD_SIZE", "1"))),
         learning_rate=cfg.lr,
         weight_decay=cfg.weight_decay,
         warmup_steps=cfg.warmup_ratio,
@@ -307,8 +308,14 @@ def run_training(cfg: FinetuneConfig) -> TrainResult:
     )
     trainer.remove_callback(ProgressCallback)
     trainer.remove_callback(PrinterCallback)
+    effective = cfg.batch_size * args.world_size * args.gradient_accumulation_steps
+    if trainer.is_world_process_zero():
+        log.warning(
+            "effective batch %d = %d per device x %d processes x %d accumulation steps",
+            effective, cfg.batch_size, args.world_size, args.gradient_accumulation_steps,
+        )
     if not cfg.quiet:
-        trainer.add_callback(LossProgress(cfg.batch_size * cfg.grad_accum * args.world_size))
+        trainer.add_callback(LossProgress(effective))
     trainer.add_callback(MetricsFiles(output))
     if trainer.is_world_process_zero():
         save_resolved(cfg, output)
@@ -339,6 +346,9 @@ def run_training(cfg: FinetuneConfig) -> TrainResult:
             "val_samples": len(val),
             "seconds": round(seconds, 2),
             "steps": trainer.state.global_step,
+            "effective_batch": effective,
+            "processes": args.world_size,
+            "grad_accum": args.gradient_accumulation_steps,
             "llava_cli_version": __version__,
         }
         (output / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")

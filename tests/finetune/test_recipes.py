@@ -26,8 +26,9 @@ def test_recipe_loads_and_validates(path, tmp_path):
 
 def test_paper_settings():
     pre, ins, lora = load_recipe("pretrain"), load_recipe("instruct"), load_recipe("lora")
-    assert pre["lr"] == 1e-3 and pre["batch_size"] * 8 == 256
-    assert ins["lr"] == 2e-5 and ins["batch_size"] * 8 == 128
+    assert pre["lr"] == 1e-3 and pre["global_batch"] == 256 == pre["batch_size"] * 8
+    assert ins["lr"] == 2e-5 and ins["global_batch"] == 128 == ins["batch_size"] * 8
+    assert lora["global_batch"] == 128
     assert (lora["lora_r"], lora["lora_alpha"], lora["lr"], lora["projector_lr"]) == (128, 256, 2e-4, 2e-5)
 
 
@@ -53,3 +54,16 @@ def test_unknown_recipe_and_keys(tmp_path):
     bad.write_text("stage: lora\nlearning_rate: 1\n")
     with pytest.raises(UsageError, match="learning_rate"):
         load_recipe(str(bad))
+
+
+def test_global_batch_sets_accumulation(tmp_path):
+    from finetune.config import accumulation_steps
+
+    data = tmp_path / "d.csv"
+    data.write_text("source,label\n")
+    cfg = build_config({"model": "m", "data": str(data), "output": "o", "batch_size": 16}, "lora")
+    assert (accumulation_steps(cfg, 1), accumulation_steps(cfg, 2), accumulation_steps(cfg, 8)) == (8, 4, 1)
+    with pytest.raises(UsageError, match="does not split"):
+        accumulation_steps(cfg, 3)
+    explicit = build_config({"model": "m", "data": str(data), "output": "o", "grad_accum": 2}, "lora")
+    assert explicit.global_batch is None and accumulation_steps(explicit, 4) == 2
