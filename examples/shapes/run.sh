@@ -33,6 +33,8 @@ $CLI finetune --stage lora --model "$W/base" --data "$W/data/train.csv" --labels
   --output "$W/lora" --epochs 3 --lr 5e-3 --lora-r 16 --lora-alpha 32 --batch-size 8 --val-split 0.1 $COMMON
 echo "lora: $(( $(date +%s) - start ))s wall incl. loading; $(trained "$W/lora")"
 classify --model "$W/base" --adapter "$W/lora" "$W/after-lora.csv"
+echo "== eval: LoRA predictions against the held-out folders (report in $W/report-lora/)"
+$CLI eval "$W/after-lora.csv" --truth "$W/data/val" --report "$W/report-lora"
 
 echo "== stage 1 (projector only, captions) -> stage 2 (projector + LLM, labelled data)"
 start=$(date +%s)
@@ -42,3 +44,4 @@ $CLI finetune --stage instruct --model "$W/stage1" --data "$W/data/train" --labe
   --output "$W/stage2" --epochs 2 --lr 1e-3 --batch-size 8 $COMMON
 echo "stage 1 + 2: $(( $(date +%s) - start ))s wall incl. loading; stage 1 $(trained "$W/stage1"); stage 2 $(trained "$W/stage2")"
 classify --model "$W/stage2" "$W/after-stage2.csv"
+$CLI eval "$W/after-stage2.csv" --truth "$W/data/val" --report "$W/report-stage2" --json > "$W/report-stage2.json"

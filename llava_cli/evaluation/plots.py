@@ -21,7 +21,7 @@ ANNOTATE_MAX = 25  # above this many classes, cell numbers would be unreadable
 
 def _save(fig: Figure, path: Path) -> Path:
     FigureCanvasAgg(fig)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, bbox_inches="tight", pad_inches=0.15)
     return path
 
 
