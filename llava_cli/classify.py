@@ -16,7 +16,7 @@ import polars as pl
 import torch
 
 from . import __version__
-from .batching import collate, encode
+from .batching import PromptEncoder, collate, target_min_side
 from .config import ClassifyConfig
 from .errors import OutputError
 from .inputs import find_inputs
@@ -77,13 +77,16 @@ class Classifier:
         self.prefix_text = render(loaded.processor, self.history, add_generation_prompt=True)
         self.answers: list[AnswerTokens] = [answer_tokens(loaded.processor, self.history, lab) for lab in self.labels]
         self.scorer = LabelScorer(loaded.model, self.answers, loaded.device, loaded.dtype)
+        self.encoder = PromptEncoder(loaded.processor, self.prefix_text)
+        # Files and frames may be decoded this small (JPEG draft mode, box reduce) at no loss.
+        self.min_side = target_min_side(loaded.processor.image_processor)
         self.calibration: torch.Tensor | None = None
         if calibrate:
             self.calibration = self.predict_proba(content_free_images(), calibrated=False).mean(0)
 
     def encode(self, image) -> dict[str, torch.Tensor]:
         """Model inputs for one image (thread-safe: runs in the decode workers)."""
-        return encode(self.loaded.processor, image, self.prefix_text)
+        return self.encoder(image)
 
     def log_likelihoods(self, features: list[dict[str, torch.Tensor]]) -> torch.Tensor:
         """[B, L] summed log-probabilities of each label's tokens + end-of-answer token."""
@@ -248,6 +251,7 @@ def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> C
                 prepare=clf.encode,
                 workers=cfg.workers,
                 lookahead=max(8, 4 * cfg.batch_size),
+                min_side=clf.min_side,
             )
             stats = run_batches(samples, cfg.batch_size, handle, error_row, writer, bar)
     info.update(status="finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), rows_written=stats.written,

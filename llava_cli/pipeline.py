@@ -20,7 +20,7 @@ from typing import Any
 
 from .errors import InputError
 from .inputs import InputItem
-from .media import FramePlan, iter_video_frames, load_image
+from .media import FramePlan, iter_video_frames, load_image, shrink
 from .output import Key, RowWriter, row_key
 
 
@@ -47,11 +47,12 @@ def default_workers() -> int:
 
 
 def _decode_image(source: str, prepare: Callable | None, min_side: int | None):
-    image = load_image(source, min_side=min_side)
+    image = shrink(load_image(source, min_side=min_side), min_side)  # draft mode is JPEG-only
     return image, (prepare(image) if prepare else None)
 
 
-def _prepare_frame(image, prepare: Callable | None):
+def _prepare_frame(image, prepare: Callable | None, min_side: int | None):
+    image = shrink(image, min_side)
     return image, (prepare(image) if prepare else None)
 
 
@@ -102,7 +103,7 @@ def iter_samples(
                         if row_key(item.source, frame.index) in skip:
                             continue
                         sample = Sample(item.source, frame.index, round(frame.timestamp_s, 6))
-                        if not put((sample, pool.submit(_prepare_frame, frame.image, prepare))):
+                        if not put((sample, pool.submit(_prepare_frame, frame.image, prepare, min_side))):
                             return
                 except InputError as exc:
                     if row_key(item.source, None) not in skip and not put((Sample(item.source, error=str(exc)), None)):
