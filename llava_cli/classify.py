@@ -18,6 +18,7 @@ import torch
 from . import __version__
 from .batching import PromptEncoder, collate, target_min_side
 from .config import ClassifyConfig
+from .dedup import ReferenceRows
 from .errors import OutputError
 from .inputs import find_inputs
 from .media import FramePlan
@@ -35,7 +36,7 @@ def prob_column(label: str) -> str:
     return f"p_{label}"
 
 
-def output_schema(labels: list[str]) -> dict[str, pl.DataType]:
+def output_schema(labels: list[str], *, dedup: bool = False) -> dict[str, pl.DataType]:
     schema: dict[str, pl.DataType] = {
         "source": pl.String,
         "frame": pl.Int64,
@@ -45,6 +46,8 @@ def output_schema(labels: list[str]) -> dict[str, pl.DataType]:
     }
     schema.update({prob_column(label): pl.Float64 for label in labels})
     schema["error"] = pl.String
+    if dedup:  # only with --dedup, so the default schema stays as documented
+        schema["duplicate_of"] = pl.Int64
     return schema
 
 
@@ -217,20 +220,35 @@ def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> C
     loaded = loaded or load_model(cfg.model)
     clf = Classifier(loaded, cfg.labels, cfg.prompt, calibrate=cfg.calibrate)
     labels = cfg.labels
-    schema = output_schema(labels)
+    schema = output_schema(labels, dedup=cfg.dedup is not None)
+    references = ReferenceRows()
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     plan = frame_plan(cfg)
 
     def handle(batch: list[Sample]) -> list[dict]:
-        probs = clf.probabilities([s.features for s in batch]).tolist()
+        scored_here = {(s.source, s.frame) for s in batch if s.duplicate_of is None}
+        for s in batch:
+            ref = s.duplicate_of
+            if ref is not None and not references.has(s.source, ref) and (s.source, ref) not in scored_here:
+                # Its reference frame failed (or was written by an earlier run): score this one.
+                s.features, s.duplicate_of = clf.encode(s.image), None
+                scored_here.add((s.source, s.frame))
+        scored = [s for s in batch if s.duplicate_of is None]
+        probs = iter(clf.probabilities([s.features for s in scored]).tolist() if scored else [])
         rows = []
-        for sample, p in zip(batch, probs):
+        for sample in batch:
+            if sample.duplicate_of is not None:
+                rows.append(references.copy(sample.source, sample.frame, sample.duplicate_of, sample.timestamp_s))
+                continue
+            p = next(probs)
             label, confidence = decide(
                 p, labels, multi_label=cfg.multi_label, threshold=cfg.threshold, min_confidence=cfg.min_confidence
             )
             row = {"source": sample.source, "frame": sample.frame, "timestamp_s": sample.timestamp_s}
-            row.update(label=label, confidence=confidence, error=None)
+            row.update(label=label, confidence=confidence, error=None, duplicate_of=None)
             row.update({prob_column(lab): v for lab, v in zip(labels, p)})
+            if sample.frame is not None:
+                references.remember(sample.source, sample.frame, row)
             rows.append(row)
         return rows
 
@@ -252,10 +270,12 @@ def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> C
                 workers=cfg.workers,
                 lookahead=max(8, 4 * cfg.batch_size),
                 min_side=clf.min_side,
+                dedup=cfg.dedup,
             )
             stats = run_batches(samples, cfg.batch_size, handle, error_row, writer, bar)
     info.update(status="finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), rows_written=stats.written,
-                error_rows=stats.errors, rows_resumed=stats.resumed, seconds=round(stats.seconds, 3))
+                error_rows=stats.errors, rows_resumed=stats.resumed,
+                rows_deduplicated=stats.duplicates, seconds=round(stats.seconds, 3))
     sidecar = write_sidecar(cfg.output.out, info)
     segments_path = None
     if cfg.segments:
