@@ -201,7 +201,8 @@ def run(args) -> dict:
 
         new_tokens = max(len(a.ids) for a in clf.answers)
         report["naive"] = [naive(args, loaded, paths[:n_naive], new_tokens)]
-        if device.type == "cpu" and dtype != torch.float32 and not args.no_naive_fp32:
+        # What users run by default on a CPU without bf16 (and on any CPU before auto dtype): fp32.
+        if device.type == "cpu" and dtype != torch.float32 and not args.no_naive_fp32 and args.shape != "llava-1.5-7b":
             import dataclasses
 
             from llava_cli.model import load_model
