@@ -2,13 +2,73 @@
 
 from __future__ import annotations
 
+import threading
+
 import torch
+
+# Processors whose text expansion (how many <image> tokens a prompt becomes) depends only on the
+# processed image's height and width, so the tokenized prompt can be reused across images.
+_FIXED_EXPANSION_PROCESSORS = frozenset({"LlavaProcessor"})
 
 
 def encode(processor, image, prompt_text: str) -> dict[str, torch.Tensor]:
     """Processor output for one image and its rendered prompt (batch dimension 1)."""
     encoded = processor(images=[image], text=[prompt_text], return_tensors="pt")
     return {k: v for k, v in encoded.items() if isinstance(v, torch.Tensor)}
+
+
+class PromptEncoder:
+    """`encode(processor, image, prompt_text)` for many images and one prompt, tokenizing it once.
+
+    The full processor call expands `<image>` into hundreds of tokens and tokenizes the result for
+    every image, which costs as much as resizing the image. For LLaVA-1.5 processors the tokens
+    depend only on the processed image size, so they are computed once per size and reused; the
+    image processor alone runs per image. Other processors (LLaVA-NeXT tiles images into a varying
+    number of patches) take the full path. Thread-safe: the decode workers call it concurrently.
+    """
+
+    def __init__(self, processor, prompt_text: str):
+        self.processor = processor
+        self.prompt_text = prompt_text
+        self.reuse_text = type(processor).__name__ in _FIXED_EXPANSION_PROCESSORS
+        self._text: dict[tuple[int, ...], dict[str, torch.Tensor]] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, image) -> dict[str, torch.Tensor]:
+        if not self.reuse_text:
+            return encode(self.processor, image, self.prompt_text)
+        pixels = self.processor.image_processor(images=[image], return_tensors="pt")
+        if set(pixels) != {"pixel_values"}:  # an image processor with extra outputs: no shortcut
+            return encode(self.processor, image, self.prompt_text)
+        size = tuple(pixels["pixel_values"].shape[-2:])
+        with self._lock:
+            text = self._text.get(size)
+        if text is None:
+            full = encode(self.processor, image, self.prompt_text)
+            text = {k: v for k, v in full.items() if k != "pixel_values"}
+            with self._lock:
+                self._text[size] = text
+        return {**text, "pixel_values": pixels["pixel_values"]}
+
+
+def target_min_side(image_processor) -> int | None:
+    """The smallest short side an image may be decoded at without losing what the processor keeps.
+
+    CLIP-style processors resize the short side to `size["shortest_edge"]` (then crop), others to a
+    fixed height x width; decoding at least that large loses nothing. None when unknown.
+    """
+    size = getattr(image_processor, "size", None)
+
+    def field(name: str):  # a plain dict in older transformers, a SizeDict dataclass in 5.x
+        return size.get(name) if isinstance(size, dict) else getattr(size, name, None)
+
+    if size is None:
+        return None
+    if field("shortest_edge"):
+        return int(field("shortest_edge"))
+    if field("height") and field("width"):
+        return int(max(field("height"), field("width")))
+    return None
 
 
 def collate(features: list[dict[str, torch.Tensor]], pad_token_id: int) -> dict[str, torch.Tensor]:

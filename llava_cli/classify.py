@@ -13,8 +13,9 @@ from typing import Any
 import polars as pl
 import torch
 
-from .batching import collate, encode
+from .batching import PromptEncoder, collate, target_min_side
 from .config import ClassifyConfig
+from .dedup import ReferenceRows
 from .distributed import current_process_group
 from .inputs import find_inputs
 from .jobs import KEY_COLUMNS, BatchRun, check_resumable, frame_plan, run_job, sample_key
@@ -32,7 +33,7 @@ def prob_column(label: str) -> str:
     return f"p_{label}"
 
 
-def output_schema(labels: list[str]) -> dict[str, pl.DataType]:
+def output_schema(labels: list[str], *, dedup: bool = False) -> dict[str, pl.DataType]:
     schema: dict[str, pl.DataType] = {
         **KEY_COLUMNS,
         "label": pl.String,
@@ -40,6 +41,8 @@ def output_schema(labels: list[str]) -> dict[str, pl.DataType]:
     }
     schema.update({prob_column(label): pl.Float64 for label in labels})
     schema["error"] = pl.String
+    if dedup:  # only with --dedup, so the default schema stays as documented
+        schema["duplicate_of"] = pl.Int64
     return schema
 
 
@@ -72,13 +75,16 @@ class Classifier:
         self.prefix_text = render(loaded.processor, self.history, add_generation_prompt=True)
         self.answers: list[AnswerTokens] = [answer_tokens(loaded.processor, self.history, lab) for lab in self.labels]
         self.scorer = LabelScorer(loaded.model, self.answers, loaded.device, loaded.dtype)
+        self.encoder = PromptEncoder(loaded.processor, self.prefix_text)
+        # Files and frames may be decoded this small (JPEG draft mode, box reduce) at no loss.
+        self.min_side = target_min_side(loaded.processor.image_processor)
         self.calibration: torch.Tensor | None = None
         if calibrate:
             self.calibration = self.predict_proba(content_free_images(), calibrated=False).mean(0)
 
     def encode(self, image) -> dict[str, torch.Tensor]:
         """Model inputs for one image (thread-safe: runs in the decode workers)."""
-        return encode(self.loaded.processor, image, self.prefix_text)
+        return self.encoder(image)
 
     def log_likelihoods(self, features: list[dict[str, torch.Tensor]]) -> torch.Tensor:
         """[B, L] summed log-probabilities of each label's tokens + end-of-answer token."""
@@ -167,18 +173,33 @@ def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> C
     loaded = loaded or load_model(cfg.model)
     clf = Classifier(loaded, cfg.labels, cfg.prompt, calibrate=cfg.calibrate)
     labels = cfg.labels
-    schema = output_schema(labels)
+    schema = output_schema(labels, dedup=cfg.dedup is not None)
+    references = ReferenceRows()
 
     def handle(batch: list[Sample]) -> list[dict]:
-        probs = clf.probabilities([s.features for s in batch]).tolist()
+        scored_here = {(s.source, s.frame) for s in batch if s.duplicate_of is None}
+        for s in batch:
+            ref = s.duplicate_of
+            if ref is not None and not references.has(s.source, ref) and (s.source, ref) not in scored_here:
+                # Its reference frame failed (or was written by an earlier run): score this one.
+                s.features, s.duplicate_of = clf.encode(s.image), None
+                scored_here.add((s.source, s.frame))
+        scored = [s for s in batch if s.duplicate_of is None]
+        probs = iter(clf.probabilities([s.features for s in scored]).tolist() if scored else [])
         rows = []
-        for sample, p in zip(batch, probs):
+        for sample in batch:
+            if sample.duplicate_of is not None:
+                rows.append(references.copy(sample.source, sample.frame, sample.duplicate_of, sample.timestamp_s))
+                continue
+            p = next(probs)
             label, confidence = decide(
                 p, labels, multi_label=cfg.multi_label, threshold=cfg.threshold, min_confidence=cfg.min_confidence
             )
             row = sample_key(sample)
-            row.update(label=label, confidence=confidence, error=None)
+            row.update(label=label, confidence=confidence, error=None, duplicate_of=None)
             row.update({prob_column(lab): v for lab, v in zip(labels, p)})
+            if sample.frame is not None:
+                references.remember(sample.source, sample.frame, row)
             rows.append(row)
         return rows
 
@@ -192,6 +213,8 @@ def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> C
         handle=handle,
         batch_size=cfg.batch_size,
         workers=cfg.workers,
+        min_side=clf.min_side,
+        dedup=cfg.dedup,
     )
     segments_path = None
     if cfg.segments and current_process_group().is_main:

@@ -18,9 +18,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from .dedup import FrameDeduper
 from .errors import InputError
 from .inputs import InputItem
-from .media import FramePlan, iter_video_frames, load_image
+from .media import FramePlan, iter_video_frames, load_image, shrink
 from .output import Key, RowWriter, row_key
 
 
@@ -34,7 +35,12 @@ class Sample:
     image: Any = None
     features: Any = None  # what `prepare` returned for the image (model inputs)
     error: str | None = None
+    duplicate_of: int | None = None  # --dedup: the frame whose result this one copies (not prepared)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def needs_model(self) -> bool:
+        return self.error is None and self.duplicate_of is None
 
     @property
     def key(self) -> Key:
@@ -47,11 +53,12 @@ def default_workers() -> int:
 
 
 def _decode_image(source: str, prepare: Callable | None, min_side: int | None):
-    image = load_image(source, min_side=min_side)
+    image = shrink(load_image(source, min_side=min_side), min_side)  # draft mode is JPEG-only
     return image, (prepare(image) if prepare else None)
 
 
-def _prepare_frame(image, prepare: Callable | None):
+def _prepare_frame(image, prepare: Callable | None, min_side: int | None):
+    image = shrink(image, min_side)
     return image, (prepare(image) if prepare else None)
 
 
@@ -67,8 +74,12 @@ def iter_samples(
     workers: int | None = None,
     lookahead: int = 32,
     min_side: int | None = None,
+    dedup: float | None = None,
 ) -> Iterator[Sample]:
     """Yield decoded samples in input order, skipping keys in `skip` (rows already written).
+
+    With `dedup`, a video frame whose thumbnail differs from its video's last prepared frame by
+    less than `dedup` (see dedup.py) comes with `duplicate_of` set, its image kept but not prepared.
 
     Failures never raise: an unreadable image or video becomes a Sample with `error` set (a video
     that fails midway keeps the frames it yielded and adds an error sample with frame=None).
@@ -87,6 +98,8 @@ def iter_samples(
                 continue
         return False
 
+    deduper = FrameDeduper(dedup) if dedup is not None else None
+
     def produce() -> None:
         try:
             for item in items:
@@ -100,9 +113,18 @@ def iter_samples(
                 try:
                     for frame in iter_video_frames(item.source, plan):
                         if row_key(item.source, frame.index) in skip:
+                            if deduper is not None:
+                                deduper.forget()
                             continue
                         sample = Sample(item.source, frame.index, round(frame.timestamp_s, 6))
-                        if not put((sample, pool.submit(_prepare_frame, frame.image, prepare))):
+                        if deduper is not None:
+                            sample.duplicate_of = deduper.duplicate_of(item.source, frame.index, frame.image)
+                        if sample.duplicate_of is not None:
+                            sample.image = frame.image  # kept in case its reference fails
+                            entry = (sample, None)
+                        else:
+                            entry = (sample, pool.submit(_prepare_frame, frame.image, prepare, min_side))
+                        if not put(entry):
                             return
                 except InputError as exc:
                     if row_key(item.source, None) not in skip and not put((Sample(item.source, error=str(exc)), None)):
@@ -167,6 +189,7 @@ class RunStats:
     written: int = 0
     errors: int = 0
     resumed: int = 0
+    duplicates: int = 0  # --dedup: rows copied from a similar earlier frame, not scored
     seconds: float = 0.0
 
     @property
@@ -213,13 +236,16 @@ def run_batches(
         writer.write(rows)
         stats.written += len(rows)
         stats.errors += sum(1 for s in pending if s.error is not None)
+        stats.duplicates += sum(1 for s in pending if s.error is None and s.duplicate_of is not None)
         if bar is not None:
             bar.update(len(rows))
         pending.clear()
 
     for sample in samples:
         pending.append(sample)
-        if sum(1 for s in pending if s.error is None) >= batch_size:
+        # Error rows and --dedup copies cost the model nothing, so they don't fill a batch; the
+        # length cap keeps a long static stretch of video from piling up frames in memory.
+        if sum(1 for s in pending if s.needs_model) >= batch_size or len(pending) >= 4 * batch_size:
             flush()
     if pending:
         flush()

@@ -62,6 +62,15 @@ def classify(
     min_confidence: Annotated[Optional[float], typer.Option("--min-confidence", help="Write 'unsure' when the top probability is below this.")] = None,
     segments: Annotated[Optional[Path], typer.Option("--segments", help="Also write per-video runs of equal labels to this file.")] = None,
     smooth: Annotated[int, typer.Option("--smooth", help="Majority-vote window (frames) applied before --segments.")] = 1,
+    dedup: Annotated[
+        Optional[float],
+        typer.Option(
+            "--dedup",
+            help="Skip video frames that differ from the last scored frame by less than T (0..1, mean "
+            "absolute difference of 32x32 grayscale thumbnails; ~0.02 catches static shots) and copy "
+            "its result; adds a duplicate_of column.",
+        ),
+    ] = None,
     overwrite: OverwriteOpt = False,
     quiet: QuietOpt = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the prompt, label tokens and inputs; load no model.")] = False,
@@ -87,13 +96,15 @@ def classify(
         min_confidence=min_confidence,
         segments=str(segments) if segments else None,
         smooth=smooth,
+        dedup=dedup,
     ).validate()
     if dry_run:
         typer.echo(describe_classify(cfg))
         return
     result = run_classify(cfg)
     if not quiet:
-        echo_run_summary(result, f"; segments in {result.segments}" if result.segments else "")
+        copied = f" ({result.stats.duplicates} copied by --dedup)" if result.stats.duplicates else ""
+        echo_run_summary(result, copied + (f"; segments in {result.segments}" if result.segments else ""))
     raise typer.Exit(result.exit_code)
 
 

@@ -13,7 +13,7 @@ ModelOpt = Annotated[str, typer.Option("--model", "-m", help="Hub id or local fo
 AdapterOpt = Annotated[Optional[str], typer.Option("--adapter", help="Folder of a peft LoRA adapter to apply.")]
 DeviceOpt = Annotated[str, typer.Option("--device", help="auto | cpu | cuda | cuda:N | mps")]
 DtypeOpt = Annotated[
-    str, typer.Option("--dtype", help="auto (bf16 on GPUs/CPUs that have it, fp16 on other GPUs, else fp32) | bfloat16 | float16 | float32")
+    str, typer.Option("--dtype", help="auto (bf16 on GPUs that have it, fp16 on other GPUs; on CPU bf16 only where measured faster than fp32) | bfloat16 | float16 | float32")
 ]
 Load4bitOpt = Annotated[bool, typer.Option("--load-in-4bit", help="Quantize the language model to 4-bit NF4 (bitsandbytes).")]
 Load8bitOpt = Annotated[bool, typer.Option("--load-in-8bit", help="Quantize the language model to 8-bit (bitsandbytes).")]

@@ -1,0 +1,302 @@
+#!/usr/bin/env python
+"""Benchmark `classify` against the usual generate-and-parse loop, on one machine, model and image set.
+
+    python benchmarks/bench_classify.py                      # CPU bench shape (2 cores: ~2 minutes)
+    python benchmarks/bench_classify.py --shape tiny --images 4          # smoke test (CI)
+    python benchmarks/bench_classify.py --shape llava-1.5-7b --batch-size 8,32 --out-json bench.json  # GPU
+
+Classify is timed through its Python API (`run_classify` over JPEG files: decoding, preprocessing,
+scoring and writing rows; model loading excluded) and reported next to the naive loop, the large-
+matmul peak of the same machine and dtype, the time split, peak memory at two input counts, and
+the saving of --dedup on a mostly static clip. See README.md "Performance" for results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's llava_cli first
+
+import bench_data  # noqa: E402
+import bench_measure  # noqa: E402
+import bench_model  # noqa: E402
+
+LABELS = ["shooting", "dribbling", "passing", "pass"]
+PROMPT = (
+    "You are looking at a picture of a basketball player, identify if they are shooting, dribbling or "
+    "passing. Answer with a single classification of {labels}."
+)
+DEFAULTS = {  # shape: (classify images, naive images, dedup clip frames)
+    "tiny": (4, 2, 10),
+    "cpu": (48, 12, 60),
+    "llava-1.5-7b": (256, 32, 120),
+}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--shape", choices=list(DEFAULTS), default="cpu")
+    p.add_argument("--images", type=int, help="images classified in the timed run (default per shape)")
+    p.add_argument("--naive-images", type=int, help="images for the naive loop (default per shape)")
+    p.add_argument("--batch-size", default=None, help="classify batch size(s), comma-separated (default: the library's)")
+    p.add_argument("--workers", type=int, default=None, help="decode workers (default: the library's)")
+    p.add_argument("--dtype", default="auto", help="auto | bfloat16 | float16 | float32")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--image-size", default="1280x720", help="WxH of the JPEG files")
+    p.add_argument("--dedup", type=float, default=0.01, help="--dedup threshold for the static-clip test")
+    p.add_argument("--dedup-frames", type=int, help="frames of the static clip (default per shape)")
+    p.add_argument("--no-naive-fp32", action="store_true", help="skip the naive loop in float32 (CPU only anyway)")
+    p.add_argument("--out-json", type=Path)
+    p.add_argument("--wait-idle", type=float, default=0, metavar="S",
+                   help="first wait up to S seconds for the 1-minute load average to fall below 0.5 "
+                   "(on a shared machine other processes halve the numbers)")
+    return p.parse_args(argv)
+
+
+def classify_config(args, checkpoint: Path, paths: list[Path], out: Path, batch_size: int, **extra):
+    from llava_cli.config import ClassifyConfig, InputConfig, ModelConfig, OutputConfig
+
+    return ClassifyConfig(
+        labels=LABELS,
+        model=ModelConfig(model=str(checkpoint), device=args.device, dtype=args.dtype),
+        inputs=InputConfig(paths=[str(p) for p in paths], every=extra.pop("every", None)),
+        output=OutputConfig(out=str(out), overwrite=True, quiet=True),
+        prompt=PROMPT,
+        batch_size=batch_size,
+        workers=args.workers,
+        **extra,
+    )
+
+
+def load(args, checkpoint: Path):
+    from llava_cli.config import ModelConfig
+    from llava_cli.model import LoadedModel, load_model, load_processor, resolve_device, resolve_dtype
+
+    cfg = ModelConfig(model=str(checkpoint), device=args.device, dtype=args.dtype)
+    if args.shape != "llava-1.5-7b":
+        return load_model(cfg)
+    device = resolve_device(args.device)
+    dtype = resolve_dtype(args.dtype, device)
+    model = bench_model.build_7b_in_memory(checkpoint, str(device), dtype)
+    return LoadedModel(model=model, processor=load_processor(cfg), device=device, dtype=dtype, config=cfg)
+
+
+def time_classify(args, loaded, checkpoint, paths, work: Path, batch_size: int, tag: str):
+    from llava_cli.classify import run_classify
+
+    cfg = classify_config(args, checkpoint, paths, work / f"out_{tag}.csv", batch_size)
+    with bench_measure.memory_peak(loaded.device) as mem:
+        start = time.perf_counter()
+        run = run_classify(cfg, loaded=loaded)
+        bench_measure.sync(loaded.device)
+        seconds = time.perf_counter() - start
+    assert run.stats.errors == 0, f"classify wrote {run.stats.errors} error rows"
+    return {
+        "images": len(paths), "batch_size": batch_size, "seconds": seconds, "images_per_s": len(paths) / seconds,
+        "rss_growth_mib": mem.rss_growth / 2**20, "rss_peak_mib": mem.rss_peak / 2**20,
+        "device_peak_mib": mem.device_peak / 2**20,
+    }
+
+
+def time_split(clf, paths, batch_size: int, device) -> dict:
+    """Single-threaded decode+preprocess per image, and model time per image on prepared batches."""
+    from llava_cli.media import load_image, shrink
+
+    start = time.perf_counter()
+    feats = [clf.encode(shrink(load_image(p, min_side=clf.min_side), clf.min_side)) for p in paths]
+    prep = (time.perf_counter() - start) / len(paths)
+    clf.log_likelihoods(feats[:batch_size])  # warm-up at this batch shape
+    start = time.perf_counter()
+    for i in range(0, len(feats), batch_size):
+        clf.log_likelihoods(feats[i : i + batch_size])
+    bench_measure.sync(device)
+    model = (time.perf_counter() - start) / len(feats)
+    return {"prepare_ms_per_image_1_thread": prep * 1e3, "model_ms_per_image": model * 1e3}
+
+
+def naive(args, loaded, paths, new_tokens: int) -> dict:
+    seconds, answers = bench_measure.naive_loop(
+        loaded.model, loaded.processor, paths, PROMPT.replace("{labels}", ", ".join(f'"{x}"' for x in LABELS)),
+        LABELS, new_tokens, loaded.device, loaded.dtype,
+    )
+    return {"images": len(paths), "seconds": seconds, "images_per_s": len(paths) / seconds,
+            "dtype": str(loaded.dtype).replace("torch.", ""), "new_tokens": new_tokens,
+            "answers_matched": sum(a is not None for a in answers)}
+
+
+def dedup_saving(args, loaded, checkpoint, work: Path, frames: int, size, batch_size: int) -> dict:
+    from llava_cli.classify import run_classify
+
+    clip = work / "static_clip.mp4"
+    changed = bench_data.write_static_clip(clip, frames, *size)
+    out = {}
+    for name, threshold in (("without", None), ("with", args.dedup)):
+        cfg = classify_config(args, checkpoint, [clip], work / f"clip_{name}.csv", batch_size, every=1, dedup=threshold)
+        start = time.perf_counter()
+        run = run_classify(cfg, loaded=loaded)
+        out[name] = {"seconds": time.perf_counter() - start, "rows": run.stats.written, "copied": run.stats.duplicates}
+    rows_with = run.rows()
+    return {
+        "frames": frames, "frames_that_change": len(changed), "threshold": args.dedup,
+        "scored_with_dedup": out["with"]["rows"] - out["with"]["copied"], "copied": out["with"]["copied"],
+        "seconds_without": out["without"]["seconds"], "seconds_with": out["with"]["seconds"],
+        "saving": 1 - out["with"]["seconds"] / out["without"]["seconds"],
+        "changed_frames_scored": all(rows_with["duplicate_of"][i] is None for i in changed),
+    }
+
+
+def run(args) -> dict:
+    import torch
+
+    n_images, n_naive, n_frames = DEFAULTS[args.shape]
+    n_images, n_naive = args.images or n_images, args.naive_images or min(n_naive, args.images or n_naive)
+    n_frames = args.dedup_frames or n_frames
+    width, height = (int(v) for v in args.image_size.lower().split("x"))
+    from llava_cli.classify import Classifier
+    from llava_cli.config import ClassifyConfig
+    from llava_cli.pipeline import default_workers
+
+    batch_sizes = [int(b) for b in args.batch_size.split(",")] if args.batch_size else [ClassifyConfig.batch_size]
+    report: dict = {"shape": args.shape, "load_average_start": os.getloadavg(), "cpu_count": os.cpu_count(),
+                    "torch_threads": torch.get_num_threads(), "torch": torch.__version__}
+    with tempfile.TemporaryDirectory(prefix="llava-bench-") as tmp:
+        work = Path(tmp)
+        checkpoint = bench_model.build_checkpoint(args.shape, work / "model")
+        t0 = time.perf_counter()
+        loaded = load(args, checkpoint)
+        report["model_build_s"] = time.perf_counter() - t0
+        device, dtype = loaded.device, loaded.dtype
+        report.update(device=str(device), dtype=str(dtype).replace("torch.", ""),
+                      decode_workers=args.workers if args.workers is not None else default_workers(),
+                      gpu=torch.cuda.get_device_name(device) if device.type == "cuda" else None)
+        report["params"] = bench_model.parameter_counts(loaded.model)
+        paths = bench_data.write_jpegs(work / "images", n_images, width, height)
+        clf = Classifier(loaded, LABELS, PROMPT)
+        prefix_tokens = clf.encode(bench_data_image(width, height))["input_ids"].shape[1]
+        fed = int(clf.scorer.packed.feed_ids.numel())
+        flops = bench_model.flops_per_image(loaded.model.config, prefix_tokens, fed, len(LABELS))
+        report.update(prefix_tokens=prefix_tokens, label_tokens=[list(a.ids) for a in clf.answers],
+                      gflop_per_image={k: v / 1e9 for k, v in vars(flops).items()} | {"total": flops.total / 1e9})
+        peak_size = 1024 if args.shape == "tiny" else None  # the smoke test only checks it runs
+        peaks = [bench_measure.matmul_peak(device, dtype, peak_size)]
+
+        # Classify: a warm-up run, then input counts N/2 and N (memory must not grow with N; both
+        # counts exceed the decode lookahead, 2 batches, so any growth would be per input).
+        time_classify(args, loaded, checkpoint, paths[: min(4, n_images)], work, batch_sizes[0], "warmup")
+        runs = []
+        for bs in batch_sizes:
+            counts = [max(1, n_images // 2), n_images] if bs == batch_sizes[0] else [n_images]
+            runs += [time_classify(args, loaded, checkpoint, paths[:n], work, bs, f"{bs}_{n}") for n in counts]
+        report["classify_runs"] = runs
+        best = max((r for r in runs if r["images"] == n_images), key=lambda r: r["images_per_s"])
+        report["classify"] = best
+        report["time_split"] = time_split(clf, paths[: min(n_images, 4 * best["batch_size"])], best["batch_size"], device)
+        report["time_split"]["end_to_end_ms_per_image"] = 1e3 / best["images_per_s"]
+
+        new_tokens = max(len(a.ids) for a in clf.answers)
+        report["naive"] = [naive(args, loaded, paths[:n_naive], new_tokens)]
+        # What users run by default on a CPU without bf16 (and on any CPU before auto dtype): fp32.
+        if device.type == "cpu" and dtype != torch.float32 and not args.no_naive_fp32 and args.shape != "llava-1.5-7b":
+            import dataclasses
+
+            from llava_cli.model import load_model
+
+            fp32 = load_model(dataclasses.replace(loaded.config, dtype="float32"))
+            report["naive"].append(naive(args, fp32, paths[:n_naive], new_tokens))
+            del fp32
+        report["dedup"] = dedup_saving(args, loaded, checkpoint, work, n_frames, (width, height), best["batch_size"])
+        peaks.append(bench_measure.matmul_peak(device, dtype, peak_size))
+        report["matmul_peak_gflops"] = max(peaks) / 1e9
+        report["matmul_peaks_gflops"] = [p / 1e9 for p in peaks]
+        if dtype != torch.float32:
+            report["matmul_peak_fp32_gflops"] = bench_measure.matmul_peak(device, torch.float32, peak_size) / 1e9
+    report["load_average_end"] = os.getloadavg()
+    achieved = flops.total * best["images_per_s"]
+    report["classify"]["gflops"] = achieved / 1e9
+    report["classify"]["fraction_of_peak"] = achieved / (report["matmul_peak_gflops"] * 1e9)
+    for entry in report["naive"]:
+        entry["classify_speedup"] = best["images_per_s"] / entry["images_per_s"]
+        # Each loop against the peak of its own dtype (the fp32 loop against the fp32 peak).
+        peak = report["matmul_peak_gflops"] if entry["dtype"] == report["dtype"] else report["matmul_peak_fp32_gflops"]
+        entry["gflops"] = flops.total * entry["images_per_s"] / 1e9
+        entry["fraction_of_peak"] = entry["gflops"] / peak
+    return report
+
+
+def bench_data_image(width: int, height: int):
+    from PIL import Image
+
+    return Image.fromarray(bench_data.camera_frame(width, height, seed=0))
+
+
+def print_report(r: dict) -> None:
+    g = r["gflop_per_image"]
+    c = r["classify"]
+    print(f"\n== llava-cli classify benchmark: shape {r['shape']}, device {r['device']}"
+          + (f" ({r['gpu']})" if r["gpu"] else f" ({r['cpu_count']} cores, {r['torch_threads']} torch threads)")
+          + f", torch {r['torch']}")
+    print(f"model: LLM {r['params']['llm_m']:.1f}M + ViT {r['params']['vit_m']:.1f}M params; prefix {r['prefix_tokens']} "
+          f"tokens; labels {LABELS} -> tokens {r['label_tokens']}")
+    print(f"FLOPs/image: {g['total']:.1f} GFLOP (ViT+proj {g['vit']:.2f}, ViT attn {g['vit_attention']:.2f}, "
+          f"LLM {g['llm']:.2f}, LLM attn {g['llm_attention']:.2f}; causal attention counted as half)")
+    print(f"matmul peak ({r['dtype']}): {r['matmul_peak_gflops']:.0f} GFLOP/s (runs: "
+          + ", ".join(f"{p:.0f}" for p in r["matmul_peaks_gflops"]) + ")"
+          + (f"; float32 {r['matmul_peak_fp32_gflops']:.0f} GFLOP/s" if "matmul_peak_fp32_gflops" in r else ""))
+    print(f"\n{'method':<42}{'dtype':<10}{'images':>7}{'img/s':>9}{'GFLOP/s':>9}{'% peak':>8}{'x naive':>9}"
+          "   (% of the matmul peak of the row's dtype)")
+    print(f"{'classify (batch ' + str(c['batch_size']) + ', ' + str(r['decode_workers']) + ' decode workers)':<42}"
+          f"{r['dtype']:<10}{c['images']:>7}{c['images_per_s']:>9.2f}{c['gflops']:>9.0f}{100 * c['fraction_of_peak']:>7.1f}%{'':>9}")
+    for n in r["naive"]:
+        print(f"{'naive generate+parse (1 image)':<42}{n['dtype']:<10}{n['images']:>7}{n['images_per_s']:>9.2f}"
+              f"{n['gflops']:>9.0f}{100 * n['fraction_of_peak']:>7.1f}%"
+              f"{'':>3}{n['classify_speedup']:>5.2f}x")
+    if len(r["classify_runs"]) > 2:
+        print("classify by batch size: " + ", ".join(
+            f"b{x['batch_size']}: {x['images_per_s']:.2f} img/s" for x in r["classify_runs"] if x["images"] == c["images"]))
+    t = r["time_split"]
+    print(f"\ntime split: decode+preprocess {t['prepare_ms_per_image_1_thread']:.1f} ms/img on 1 thread, "
+          f"model {t['model_ms_per_image']:.1f} ms/img, end to end {t['end_to_end_ms_per_image']:.1f} ms/img")
+    mem = [x for x in r["classify_runs"] if x["batch_size"] == r["classify_runs"][0]["batch_size"]]
+    print("memory (classify, batch %d): " % mem[0]["batch_size"] + "; ".join(
+        f"{x['images']} images: peak RSS {x['rss_peak_mib']:.0f} MiB (+{x['rss_growth_mib']:.0f} during the run)"
+        + (f", GPU peak {x['device_peak_mib']:.0f} MiB" if x["device_peak_mib"] else "") for x in mem))
+    d = r["dedup"]
+    print(f"dedup {d['threshold']} on a {d['frames']}-frame mostly static clip ({d['frames_that_change']} frames change): "
+          f"scored {d['scored_with_dedup']}, copied {d['copied']}; {d['seconds_without']:.2f}s -> {d['seconds_with']:.2f}s "
+          f"({100 * d['saving']:.0f}% saved); every changing frame scored: {d['changed_frames_scored']}")
+    print(f"load average start {tuple(round(x, 2) for x in r['load_average_start'])}, "
+          f"end {tuple(round(x, 2) for x in r['load_average_end'])} (other processes share the cores when > 0)")
+
+
+def wait_idle(limit_s: float) -> float:
+    start = time.perf_counter()
+    while time.perf_counter() - start < limit_s and os.getloadavg()[0] >= 0.5:
+        time.sleep(5)
+    return time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from llava_cli.cli import quiet_libraries
+
+    quiet_libraries()
+    waited = wait_idle(args.wait_idle)
+    report = run(args)
+    report["waited_for_idle_s"] = waited
+    print_report(report)
+    if args.out_json:
+        args.out_json.parent.mkdir(parents=True, exist_ok=True)
+        args.out_json.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

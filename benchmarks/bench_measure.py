@@ -1,0 +1,118 @@
+"""Measuring helpers: the machine's matmul peak, peak memory while a call runs, the naive loop."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+
+def sync(device) -> None:
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def matmul_peak(device, dtype, size: int | None = None, reps: int | None = None) -> float:
+    """Best FLOP/s of a large square matmul in `dtype` on `device` (what "peak" means here)."""
+    import torch
+
+    size = size or (8192 if device.type == "cuda" else 4096)
+    reps = reps or (20 if device.type == "cuda" else 3)
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    torch.matmul(a, b)
+    sync(device)
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        torch.matmul(a, b)
+        sync(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size**3 / best
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@dataclass
+class MemoryPeak:
+    rss_before: int = 0
+    rss_peak: int = 0
+    device_peak: int = 0  # torch.cuda.max_memory_allocated during the call (0 on CPU)
+
+    @property
+    def rss_growth(self) -> int:
+        return self.rss_peak - self.rss_before
+
+
+@contextmanager
+def memory_peak(device, interval_s: float = 0.01):
+    """Sample this process's RSS in a thread while the block runs (ru_maxrss never goes down, so it
+    cannot tell two runs in one process apart); on CUDA also the allocator's peak."""
+    import torch
+
+    result = MemoryPeak(rss_before=_rss_bytes())
+    result.rss_peak = result.rss_before
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(interval_s):
+            result.rss_peak = max(result.rss_peak, _rss_bytes())
+
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield result
+    finally:
+        done.set()
+        thread.join()
+        result.rss_peak = max(result.rss_peak, _rss_bytes())
+        if device.type == "cuda":
+            result.device_peak = torch.cuda.max_memory_allocated(device)
+
+
+def match_label(text: str, labels: list[str]) -> str | None:
+    """The usual string matching: the longest label found as a word in the generated text."""
+    lowered = text.lower()
+    for label in sorted(labels, key=len, reverse=True):
+        if re.search(rf"\b{re.escape(label.lower())}\b", lowered):
+            return label
+    return None
+
+
+def naive_loop(model, processor, paths, prompt: str, labels: list[str], new_tokens: int, device, dtype):
+    """The generate-and-parse loop of the LLaVA repo and the transformers docs, one image at a time.
+
+    Greedy `generate` of exactly `new_tokens` tokens (what a real model answers: the longest label
+    plus the end token; a random model would not stop by itself), then string matching.
+    Returns (seconds, answers).
+    """
+    import torch
+    from PIL import Image
+
+    conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+    answers = []
+    start = time.perf_counter()
+    for path in paths:
+        image = Image.open(path).convert("RGB")
+        text = processor.apply_chat_template(conversation, add_generation_prompt=True)
+        inputs = processor(images=image, text=text, return_tensors="pt").to(device)
+        inputs["pixel_values"] = inputs["pixel_values"].to(dtype)
+        with torch.inference_mode():
+            out = model.generate(
+                **inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
+                pad_token_id=processor.tokenizer.pad_token_id,
+            )
+        reply = processor.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        answers.append(match_label(reply, labels))
+    sync(device)
+    return time.perf_counter() - start, answers

@@ -1,0 +1,29 @@
+"""The benchmark runs end to end on the tiny shape and prints its figures (no speed is asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_benchmark_tiny_prints_figures(tmp_path):
+    out = tmp_path / "bench.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "bench_classify.py"), "--shape", "tiny", "--images", "4",
+         "--dedup-frames", "8", "--out-json", str(out)],
+        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    text = proc.stdout
+    for needle in ("matmul peak", "classify (batch", "naive generate+parse", "% peak", "time split",
+                   "memory (classify", "dedup", "x naive"):
+        assert needle in text, f"{needle!r} missing from:\n{text}"
+    report = json.loads(out.read_text())
+    assert report["classify"]["images"] == 4 and report["classify"]["images_per_s"] > 0
+    assert {n["dtype"] for n in report["naive"]} >= {report["dtype"]}
+    assert len([r for r in report["classify_runs"]]) == 2  # two input counts for the memory check
+    assert report["dedup"]["copied"] > 0 and report["dedup"]["changed_frames_scored"]
