@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The one GPU check for issue 6: the llava-1.5-7b-shaped benchmark in bf16 (< 8 minutes on an H100).
+# The one GPU check: GPU tests, the llava-1.5-7b-shaped benchmark in bf16 (issue 6) and the per-stage
+# training memory of the 7b shape (issue 7); under 8 minutes on an H100.
 #
 # Usage, from the repository root on the GPU machine (no internet; dependencies already importable,
 # e.g. wheels carried and installed with `pip install --no-index --find-links wheels/ ...`):
 #     OUT=/some/folder bash benchmarks/gpu_check.sh
-# Writes $OUT/bench_gpu.json, $OUT/bench_gpu.log (and $OUT/pytest_gpu.log when gpu tests exist).
+# Writes $OUT/pytest_gpu.log, $OUT/bench_gpu.json, $OUT/bench_gpu.log, $OUT/memory_7b.json and .log.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/llava-gpu-check}"
@@ -35,12 +36,14 @@ if [ "${PIPESTATUS[0]}" -ne 0 ]; then
 fi
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv 2>&1 | tee "$OUT/nvidia_smi.log"
 
+# GPU tests first (quick): auto device/dtype, CPU-vs-GPU probabilities, bf16 LoRA steps, 4-bit if installed.
+timeout 120 python -m pytest -m gpu -q -p no:cacheprovider tests 2>&1 | tail -25 | tee "$OUT/pytest_gpu.log"
+
 # 256 images for classify at batch 8 and 32, 32 for the naive loop, a 120-frame clip for --dedup.
-timeout 420 python benchmarks/bench_classify.py --shape llava-1.5-7b --batch-size 8,32 \
+timeout 300 python benchmarks/bench_classify.py --shape llava-1.5-7b --batch-size 8,32 \
     --images 256 --naive-images 32 --out-json "$OUT/bench_gpu.json" 2>&1 | tee "$OUT/bench_gpu.log"
 status=${PIPESTATUS[0]}
 
-if grep -rqs "pytest.mark.gpu" tests; then
-    timeout 60 python -m pytest -m gpu -q tests 2>&1 | tail -20 | tee "$OUT/pytest_gpu.log"
-fi
+# Peak memory per training stage for the 7b shape (issue 7's memory table).
+timeout 150 python benchmarks/memory_7b.py --out-json "$OUT/memory_7b.json" 2>&1 | grep -v Warning | tee "$OUT/memory_7b.log"
 exit "$status"
