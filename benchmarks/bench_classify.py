@@ -159,10 +159,9 @@ def run(args) -> dict:
     n_frames = args.dedup_frames or n_frames
     width, height = (int(v) for v in args.image_size.lower().split("x"))
     from llava_cli.classify import Classifier
-    from llava_cli.config import ClassifyConfig
+    from llava_cli.config import default_batch_size
     from llava_cli.pipeline import default_workers
 
-    batch_sizes = [int(b) for b in args.batch_size.split(",")] if args.batch_size else [ClassifyConfig.batch_size]
     report: dict = {"shape": args.shape, "load_average_start": os.getloadavg(), "cpu_count": os.cpu_count(),
                     "torch_threads": torch.get_num_threads(), "torch": torch.__version__}
     with tempfile.TemporaryDirectory(prefix="llava-bench-") as tmp:
@@ -172,6 +171,7 @@ def run(args) -> dict:
         loaded = load(args, checkpoint)
         report["model_build_s"] = time.perf_counter() - t0
         device, dtype = loaded.device, loaded.dtype
+        batch_sizes = [int(b) for b in args.batch_size.split(",")] if args.batch_size else [default_batch_size(device)]
         report.update(device=str(device), dtype=str(dtype).replace("torch.", ""),
                       decode_workers=args.workers if args.workers is not None else default_workers(),
                       gpu=torch.cuda.get_device_name(device) if device.type == "cuda" else None)

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import polars as pl
 import torch
 
 from .batching import PromptEncoder, collate, target_min_side
-from .config import ClassifyConfig
+from .config import ClassifyConfig, default_batch_size
 from .dedup import ReferenceRows
 from .distributed import current_process_group
 from .inputs import find_inputs
@@ -171,6 +171,8 @@ def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> C
     items = find_inputs(cfg.inputs.paths, cfg.inputs.from_list)
     _check_resumable(cfg, render_prompt(cfg.prompt, cfg.labels))
     loaded = loaded or load_model(cfg.model)
+    if cfg.batch_size is None:
+        cfg = replace(cfg, batch_size=default_batch_size(loaded.device))
     clf = Classifier(loaded, cfg.labels, cfg.prompt, calibrate=cfg.calibrate)
     labels = cfg.labels
     schema = output_schema(labels, dedup=cfg.dedup is not None)

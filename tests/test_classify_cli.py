@@ -64,6 +64,7 @@ def test_folder_and_video_rows(cli_app, runner, tiny_model_dir, photos, tmp_path
     assert sidecar["model"] == tiny_model_dir and sidecar["status"] == "finished"
     assert "shooting" in sidecar["prompt"] and sidecar["dtype"] == "float32"
     assert sidecar["versions"]["torch"] and sidecar["rows_written"] == 9
+    assert sidecar["batch_size"] == 8 and sidecar["config"]["batch_size"] == 8  # the CPU default, resolved
 
 
 def test_every_and_max_frames(cli_app, runner, tiny_model_dir, tmp_path):

@@ -54,7 +54,7 @@ def classify(
     fps: FpsOpt = None,
     every: EveryOpt = None,
     max_frames: MaxFramesOpt = None,
-    batch_size: BatchSizeOpt = 8,
+    batch_size: BatchSizeOpt = None,
     workers: WorkersOpt = None,
     multi_label: Annotated[bool, typer.Option("--multi-label", help="Write every label whose probability is >= --threshold.")] = False,
     threshold: Annotated[float, typer.Option("--threshold", help="Probability cut-off for --multi-label.")] = 0.5,

@@ -34,7 +34,9 @@ MaxFramesOpt = Annotated[Optional[int], typer.Option("--max-frames", help="At mo
 OutOpt = Annotated[Path, typer.Option("--out", "-o", help="Output file: .csv, .jsonl or .parquet.")]
 OverwriteOpt = Annotated[bool, typer.Option("--overwrite", help="Replace the output instead of resuming it.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar or summary.")]
-BatchSizeOpt = Annotated[int, typer.Option("--batch-size", "-b", help="Images per forward pass.")]
+BatchSizeOpt = Annotated[
+    Optional[int], typer.Option("--batch-size", "-b", help="Images per forward pass (classify default: 16 on a GPU, 8 on CPU).")
+]
 WorkersOpt = Annotated[Optional[int], typer.Option("--workers", help="Image decoding threads (default: cores - 1).")]
 PromptOpt = Annotated[
     Optional[str],
