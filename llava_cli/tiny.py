@@ -159,3 +159,70 @@ def build_tiny_llava(path: str | Path, spec: TinyLlavaSpec | None = None) -> Pat
     )
     processor.save_pretrained(path)
     return path
+
+
+def build_tiny_llava_next(path: str | Path, spec: TinyLlavaSpec | None = None) -> Path:
+    """Write a random LLaVA-NeXT checkpoint (any-resolution tiling: images of different shapes give
+    different numbers of image tokens) to `path` and return it."""
+    import torch
+    from transformers import (
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaNextConfig,
+        LlavaNextForConditionalGeneration,
+        LlavaNextImageProcessor,
+        LlavaNextProcessor,
+    )
+
+    spec = spec or TinyLlavaSpec()
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    tokenizer = _train_tokenizer(spec)
+    side = spec.image_size
+    pinpoints = [[side, 2 * side], [2 * side, side], [2 * side, 2 * side]]
+    vision = CLIPVisionConfig(
+        hidden_size=spec.vision_hidden,
+        intermediate_size=spec.vision_hidden * 2,
+        num_hidden_layers=spec.vision_layers,
+        num_attention_heads=spec.vision_heads,
+        image_size=side,
+        patch_size=spec.patch_size,
+        initializer_range=spec.initializer_range,
+    )
+    text = LlamaConfig(
+        hidden_size=spec.text_hidden,
+        intermediate_size=spec.intermediate,
+        num_hidden_layers=spec.text_layers,
+        num_attention_heads=spec.text_heads,
+        num_key_value_heads=spec.text_kv_heads,
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        initializer_range=spec.initializer_range,
+    )
+    config = LlavaNextConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
+        image_grid_pinpoints=pinpoints,
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-2 if spec.vision_layers > 1 else -1,
+    )
+    torch.manual_seed(spec.seed)
+    model = LlavaNextForConditionalGeneration(config).eval()
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.save_pretrained(path, safe_serialization=True)
+    image_processor = LlavaNextImageProcessor(
+        size={"shortest_edge": side}, crop_size={"height": side, "width": side}, image_grid_pinpoints=pinpoints
+    )
+    LlavaNextProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        patch_size=spec.patch_size,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=LLAVA15_CHAT_TEMPLATE,
+    ).save_pretrained(path)
+    return path
