@@ -186,6 +186,8 @@ def run_job(
     group.barrier()
     if group.is_main:
         merged_rows = merge_parts(out, items, schema, previous)
+        # The main process reports for the whole launch: rows added by every process, all errors.
+        stats.written = merged_rows - (len(previous) if previous is not None else 0)
         stats.errors = int(load_rows(out, schema)["error"].is_not_null().sum())
         _finish(out, info, stats, processes=group.world_size, rows_in_output=merged_rows)
     group.barrier()

@@ -20,11 +20,12 @@ from llava_cli.inputs import InputItem
 pytestmark = pytest.mark.slow
 
 
-def launch(tiny_model_dir, inputs, out, *extra, processes=2, wait=True, port=29533):
+def launch(tiny_model_dir, inputs, out, *extra, processes=2, wait=True, port=29533, command="classify"):
+    task = ["--labels", "shooting,dribbling,passing"] if command == "classify" else ["--prompt", "Describe it.", "--max-new-tokens", "6"]
     cmd = [
         sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
-        "-m", "llava_cli", "classify", *map(str, inputs), "--labels", "shooting,dribbling,passing",
+        "-m", "llava_cli", command, *map(str, inputs), *task,
         "--model", tiny_model_dir, "--dtype", "float32", "--out", str(out), "--quiet", *extra,
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
@@ -82,6 +83,18 @@ def test_killed_launch_resumes_without_duplicates(cli_app, tiny_model_dir, input
     merged = pl.read_csv(out)
     assert merged.select("source", "frame").is_duplicated().sum() == 0
     assert_frame_equal(merged, pl.read_csv(ref))
+
+
+def test_annotate_two_processes_match_one(cli_app, tiny_model_dir, inputs, tmp_path):
+    from typer.testing import CliRunner
+
+    ref = tmp_path / "one.jsonl"
+    args = ["annotate", *map(str, inputs), "--prompt", "Describe it.", "--max-new-tokens", "6", "--model", tiny_model_dir,
+            "--dtype", "float32", "--out", str(ref), "--quiet"]
+    assert CliRunner().invoke(cli_app, args).exit_code == 3
+    out = tmp_path / "two.jsonl"
+    launch(tiny_model_dir, inputs, out, port=29537, command="annotate")
+    assert_frame_equal(pl.read_ndjson(out), pl.read_ndjson(ref))
 
 
 def test_shard_and_merge_order(tmp_path):

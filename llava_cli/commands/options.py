@@ -92,10 +92,16 @@ MaxNewTokensOpt = Annotated[int, typer.Option("--max-new-tokens", help="Longest 
 
 
 def echo_run_summary(result, extra: str = "") -> None:
-    """The one-line summary a batch command prints on stderr when it finishes."""
+    """The one-line summary a batch command prints on stderr when it finishes (once per launch)."""
+    from ..distributed import current_process_group
+
+    group = current_process_group()
+    if not group.is_main:
+        return
+    by = f" from {group.world_size} processes" if group.distributed else ""
     s = result.stats
     typer.echo(
-        f"wrote {s.written} rows to {result.out} ({s.errors} errors, {s.resumed} already there) "
+        f"wrote {s.written} rows{by} to {result.out} ({s.errors} errors, {s.resumed} already there) "
         f"in {s.seconds:.1f}s, {s.rows_per_s:.2f} rows/s; run info in {result.sidecar}" + extra,
         err=True,
     )
