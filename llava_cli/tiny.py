@@ -86,25 +86,10 @@ def _train_tokenizer(spec: TinyLlavaSpec):
     return fast
 
 
-def build_tiny_llava(path: str | Path, spec: TinyLlavaSpec | None = None) -> Path:
-    """Write a random LLaVA checkpoint (model, tokenizer, processor) to `path` and return it."""
-    import torch
-    from transformers import (
-        CLIPImageProcessor,
-        CLIPVisionConfig,
-        LlamaConfig,
-        LlavaConfig,
-        LlavaForConditionalGeneration,
-        LlavaProcessor,
-    )
+def _vision_config(spec: TinyLlavaSpec):
+    from transformers import CLIPVisionConfig
 
-    spec = spec or TinyLlavaSpec()
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    tokenizer = _train_tokenizer(spec)
-    vocab = len(tokenizer)
-
-    vision = CLIPVisionConfig(
+    return CLIPVisionConfig(
         hidden_size=spec.vision_hidden,
         intermediate_size=spec.vision_hidden * 2,
         num_hidden_layers=spec.vision_layers,
@@ -114,13 +99,18 @@ def build_tiny_llava(path: str | Path, spec: TinyLlavaSpec | None = None) -> Pat
         projection_dim=spec.vision_hidden,
         initializer_range=spec.initializer_range,
     )
-    text = LlamaConfig(
+
+
+def _text_config(spec: TinyLlavaSpec, tokenizer):
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
         hidden_size=spec.text_hidden,
         intermediate_size=spec.intermediate,
         num_hidden_layers=spec.text_layers,
         num_attention_heads=spec.text_heads,
         num_key_value_heads=spec.text_kv_heads,
-        vocab_size=vocab,
+        vocab_size=len(tokenizer),
         max_position_embeddings=4096,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
@@ -128,9 +118,21 @@ def build_tiny_llava(path: str | Path, spec: TinyLlavaSpec | None = None) -> Pat
         initializer_range=spec.initializer_range,
         tie_word_embeddings=False,
     )
+
+
+def build_tiny_llava(path: str | Path, spec: TinyLlavaSpec | None = None) -> Path:
+    """Write a random LLaVA checkpoint (model, tokenizer, processor) to `path` and return it."""
+    import torch
+    from transformers import CLIPImageProcessor, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
+
+    spec = spec or TinyLlavaSpec()
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
+    tokenizer = _train_tokenizer(spec)
+
     config = LlavaConfig(
-        vision_config=vision,
-        text_config=text,
+        vision_config=_vision_config(spec),
+        text_config=_text_config(spec, tokenizer),
         image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
         vision_feature_select_strategy="default",
         vision_feature_layer=-2 if spec.vision_layers > 1 else -1,
@@ -166,8 +168,6 @@ def build_tiny_llava_next(path: str | Path, spec: TinyLlavaSpec | None = None) -
     different numbers of image tokens) to `path` and return it."""
     import torch
     from transformers import (
-        CLIPVisionConfig,
-        LlamaConfig,
         LlavaNextConfig,
         LlavaNextForConditionalGeneration,
         LlavaNextImageProcessor,
@@ -180,30 +180,9 @@ def build_tiny_llava_next(path: str | Path, spec: TinyLlavaSpec | None = None) -
     tokenizer = _train_tokenizer(spec)
     side = spec.image_size
     pinpoints = [[side, 2 * side], [2 * side, side], [2 * side, 2 * side]]
-    vision = CLIPVisionConfig(
-        hidden_size=spec.vision_hidden,
-        intermediate_size=spec.vision_hidden * 2,
-        num_hidden_layers=spec.vision_layers,
-        num_attention_heads=spec.vision_heads,
-        image_size=side,
-        patch_size=spec.patch_size,
-        initializer_range=spec.initializer_range,
-    )
-    text = LlamaConfig(
-        hidden_size=spec.text_hidden,
-        intermediate_size=spec.intermediate,
-        num_hidden_layers=spec.text_layers,
-        num_attention_heads=spec.text_heads,
-        num_key_value_heads=spec.text_kv_heads,
-        vocab_size=len(tokenizer),
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        initializer_range=spec.initializer_range,
-    )
     config = LlavaNextConfig(
-        vision_config=vision,
-        text_config=text,
+        vision_config=_vision_config(spec),
+        text_config=_text_config(spec, tokenizer),
         image_token_id=tokenizer.convert_tokens_to_ids("<image>"),
         image_grid_pinpoints=pinpoints,
         vision_feature_select_strategy="default",
