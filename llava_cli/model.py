@@ -137,9 +137,8 @@ def _quantization_config(cfg: ModelConfig, dtype):
 def _explain_load_failure(what: str, exc: Exception) -> str:
     text = str(exc)
     lowered = text.lower()
-    looks_like_path = what.startswith((".", "/", "~")) or what.count("/") > 1 or "\\" in what
-    if looks_like_path and not Path(what).expanduser().exists():
-        return f"no checkpoint folder at {what}; pass --model a hub id or an existing local folder"
+    if looks_like_path(what) and not is_local(what):
+        return missing_folder(what)
     if Path(what).exists():
         return f"cannot load {what}: {text.splitlines()[0] if text else type(exc).__name__}"
     offline_markers = ("offline", "connect", "resolve", "couldn't connect", "network", "timed out", "max retries")
@@ -151,14 +150,70 @@ def _explain_load_failure(what: str, exc: Exception) -> str:
     return f"cannot load {what}: {first}"
 
 
+def is_local(model: str) -> bool:
+    return Path(model).expanduser().exists()
+
+
+def looks_like_path(model: str) -> bool:
+    """A hub id is `name` or `org/name`; anything else (./x, /x, ~/x, a/b/c) is meant as a folder."""
+    return model.startswith((".", "/", "~")) or model.count("/") > 1 or "\\" in model
+
+
+def missing_folder(model: str) -> str:
+    return f"no checkpoint folder at {model}; pass --model a hub id or an existing local folder"
+
+
+def probe_hub(model: str, revision: str | None = None) -> None:
+    """Fail fast, in one line, when a hub id cannot be downloaded.
+
+    Downloading retries each file with back-off for minutes when the network is down; one metadata
+    request (no retries, 10 s timeout) tells first. Raises ModelLoadError: hub unreachable (or
+    HF_HUB_OFFLINE set), no such model, or a gated model without access.
+    """
+    from huggingface_hub import constants, model_info
+    from huggingface_hub.errors import GatedRepoError, HfHubHTTPError, RepositoryNotFoundError, RevisionNotFoundError
+
+    if constants.HF_HUB_OFFLINE:
+        raise ModelLoadError(f"{model} is not in the local cache and HF_HUB_OFFLINE is set; pass --model PATH to a local checkpoint")
+    try:
+        model_info(model, revision=revision, timeout=10)
+    except GatedRepoError as exc:
+        raise ModelLoadError(f"{model} is gated: accept its licence on the hub and log in (hf auth login)") from exc
+    except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
+        raise ModelLoadError(
+            f"{model} is neither a local folder nor a model on the hub; check the --model spelling or pass a local path"
+        ) from exc
+    except HfHubHTTPError as exc:
+        raise ModelLoadError(f"the model hub refused {model}: {str(exc).splitlines()[0]}") from exc
+    except Exception as exc:  # connection errors: httpx/requests/OSError depending on the hub client
+        raise ModelLoadError(
+            f"cannot reach the model hub to download {model} ({str(exc).splitlines()[0]}); "
+            "pass --model PATH to a local checkpoint"
+        ) from exc
+
+
+def _from_pretrained(load, model: str, revision: str | None, **kwargs):
+    """`load(model, ...)` from a folder, else from the local cache, else (after a quick probe) the hub."""
+    if looks_like_path(model) and not is_local(model):
+        raise ModelLoadError(missing_folder(model))
+    if not is_local(model):
+        try:
+            return load(model, revision=revision, local_files_only=True, **kwargs)
+        except (OSError, ValueError):
+            probe_hub(model, revision)  # not (fully) cached: make sure the hub can be reached
+    return load(model, revision=revision, **kwargs)
+
+
 def load_processor(cfg: ModelConfig):
     """Load only the processor (tokenizer, image processor, chat template). Raises ModelLoadError."""
     from transformers import AutoProcessor
 
     try:
-        processor = AutoProcessor.from_pretrained(
-            cfg.model, revision=cfg.revision, trust_remote_code=cfg.trust_remote_code
+        processor = _from_pretrained(
+            AutoProcessor.from_pretrained, cfg.model, cfg.revision, trust_remote_code=cfg.trust_remote_code
         )
+    except ModelLoadError:
+        raise
     except Exception as exc:  # transformers raises OSError, ValueError, HTTP errors...
         raise ModelLoadError(_explain_load_failure(cfg.model, exc)) from exc
     if not hasattr(processor, "tokenizer") or not hasattr(processor, "image_processor"):
@@ -192,8 +247,11 @@ def load_model(cfg: ModelConfig, *, for_training: bool = False) -> LoadedModel:
     if quant is not None:
         kwargs["quantization_config"] = quant
         kwargs["device_map"] = {"": device.index or 0} if device.type == "cuda" else {"": str(device)}
+    revision = kwargs.pop("revision")
     try:
-        model = AutoModelForImageTextToText.from_pretrained(cfg.model, **kwargs)
+        model = _from_pretrained(AutoModelForImageTextToText.from_pretrained, cfg.model, revision, **kwargs)
+    except ModelLoadError:
+        raise
     except Exception as exc:
         raise ModelLoadError(_explain_load_failure(cfg.model, exc)) from exc
     if quant is None:

@@ -27,3 +27,12 @@ def make_video(path, frames=30, fps=10.0, size=(64, 48), static=False):
         writer.write(frame)
     writer.release()
     return path
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, for a test's `accelerate launch --main_process_port`."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -262,3 +262,14 @@ def test_dry_run_loads_no_model(cli_app, runner, tiny_model_dir, photos, tmp_pat
     assert "Is it pass or passing?" in result.output
     assert "pass: [" in result.output and "'</s>'" in result.output
     assert "inputs: 3 (3 images, 0 videos)" in result.output
+
+
+def test_uncached_hub_id_offline_is_one_line(cli_app, runner, photos, tmp_path, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    result = runner.invoke(cli_app, ["classify", str(photos), "--labels", "a,b", "--model", "nobody/no-such-llava", "-o", str(tmp_path / "x.csv")])
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        "error: nobody/no-such-llava is not in the local cache and HF_HUB_OFFLINE is set; pass --model PATH to a local checkpoint"
+    )

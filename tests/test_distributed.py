@@ -11,7 +11,7 @@ import time
 
 import polars as pl
 import pytest
-from factories import make_image, make_video
+from factories import free_port, make_image, make_video
 from polars.testing import assert_frame_equal
 
 from llava_cli.distributed import merge_parts, part_path, shard
@@ -20,11 +20,11 @@ from llava_cli.inputs import InputItem
 pytestmark = pytest.mark.slow
 
 
-def launch(tiny_model_dir, inputs, out, *extra, processes=2, wait=True, port=29533, command="classify"):
+def launch(tiny_model_dir, inputs, out, *extra, processes=2, wait=True, port=None, command="classify"):
     task = ["--labels", "shooting,dribbling,passing"] if command == "classify" else ["--prompt", "Describe it.", "--max-new-tokens", "6"]
     cmd = [
         sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes),
-        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port),
+        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(port or free_port()),
         "-m", "llava_cli", command, *map(str, inputs), *task,
         "--model", tiny_model_dir, "--dtype", "float32", "--out", str(out), "--quiet", *extra,
     ]
@@ -57,7 +57,7 @@ def test_two_processes_match_one(cli_app, tiny_model_dir, inputs, tmp_path):
     ref = tmp_path / "one.csv"
     single(cli_app, tiny_model_dir, inputs, ref)
     out = tmp_path / "two.csv"
-    result = launch(tiny_model_dir, inputs, out, port=29536)
+    result = launch(tiny_model_dir, inputs, out)
     assert result.returncode != 0, result.stdout + result.stderr  # exit 3: the broken image is an error row
     assert_frame_equal(pl.read_csv(out), pl.read_csv(ref))
     assert not list(tmp_path.glob("two.csv.part-*"))
@@ -69,7 +69,7 @@ def test_killed_launch_resumes_without_duplicates(cli_app, tiny_model_dir, input
     ref = tmp_path / "one.csv"
     single(cli_app, tiny_model_dir, inputs, ref)
     out = tmp_path / "two.csv"
-    proc = launch(tiny_model_dir, inputs, out, "--batch-size", "1", wait=False, port=29534)
+    proc = launch(tiny_model_dir, inputs, out, "--batch-size", "1", wait=False)
     part1 = part_path(out, 1, 2)
     deadline = time.time() + 120
     while time.time() < deadline and not (part1.exists() and part1.read_text().count("\n") >= 1):
@@ -78,7 +78,7 @@ def test_killed_launch_resumes_without_duplicates(cli_app, tiny_model_dir, input
     proc.wait()
     assert part1.exists(), "the launch should have written rows before the kill"
     assert not out.exists() or len(pl.read_csv(out)) < len(pl.read_csv(ref))
-    result = launch(tiny_model_dir, inputs, out, port=29535)
+    result = launch(tiny_model_dir, inputs, out)
     assert out.exists(), result.stdout + result.stderr
     merged = pl.read_csv(out)
     assert merged.select("source", "frame").is_duplicated().sum() == 0
@@ -93,7 +93,7 @@ def test_annotate_two_processes_match_one(cli_app, tiny_model_dir, inputs, tmp_p
             "--dtype", "float32", "--out", str(ref), "--quiet"]
     assert CliRunner().invoke(cli_app, args).exit_code == 3
     out = tmp_path / "two.jsonl"
-    launch(tiny_model_dir, inputs, out, port=29537, command="annotate")
+    launch(tiny_model_dir, inputs, out, command="annotate")
     assert_frame_equal(pl.read_ndjson(out), pl.read_ndjson(ref))
 
 

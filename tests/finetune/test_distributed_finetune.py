@@ -12,6 +12,7 @@ import sys
 import pytest
 from safetensors.torch import load_file
 
+from factories import free_port
 from finetune_factories import LABELS
 
 pytestmark = pytest.mark.slow
@@ -30,7 +31,7 @@ def test_two_process_lora(cli_app, trainable_base, shapes_data, tmp_path):
 
     two = tmp_path / "two"
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", "29541",
+           "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
            "-m", "llava_cli", "finetune", *data, *TRAIN, "--global-batch", "8", "--output", str(two)]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
