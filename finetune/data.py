@@ -133,8 +133,14 @@ def _pick(columns: list[str], wanted: tuple[str, ...]) -> str | None:
     return next((c for c in wanted if c in columns), None)
 
 
-def read_labelled_csv(path: Path, labels: list[str], prompt: str | None, image_folder: Path | None) -> Dataset:
-    """A CSV with a path column and a `label` column (e.g. classify's output after correction)."""
+def read_labelled_csv(
+    path: Path, labels: list[str], prompt: str | None, image_folder: Path | None, frame_dir: Path | None = None
+) -> Dataset:
+    """A CSV with a path column and a `label` column (e.g. classify's output after correction).
+
+    Rows with a `frame` (video frames, as classify writes them) are decoded once into `frame_dir`
+    as PNG files and trained on like images; without a `frame_dir` they are bad rows.
+    """
     columns, rows = _read_csv(path)
     column = _pick(columns, PATH_COLUMNS)
     if column is None:
@@ -142,22 +148,57 @@ def read_labelled_csv(path: Path, labels: list[str], prompt: str | None, image_f
     rows = [{k.strip().lower(): (v or "") for k, v in row.items() if k} for row in rows]
     fixed = list(labels) or sorted({r["label"].strip() for r in rows if r.get("label", "").strip()})
     out = Dataset(str(path), "labelled-csv", labels=fixed)
+    frames = _video_frames(rows, column, path.parent, image_folder, frame_dir)
     for number, row in enumerate(rows, start=2):
         label = row.get("label", "").strip()
-        if row.get("frame", "").strip():
-            out.bad.append(BadRow(number, "video frame rows are not supported yet; extract the frame as an image"))
-            continue
         if not label:
             out.bad.append(BadRow(number, "empty label"))
             continue
         if label not in fixed:
             out.bad.append(BadRow(number, f"unknown label {label!r}; --labels is {','.join(fixed)}"))
             continue
-        image, reason = resolve_image(row.get(column, ""), path.parent, image_folder)
+        if row.get("frame", "").strip():
+            image, reason = frames.get(number, (None, "video frame rows need an output folder to extract frames into"))
+        else:
+            image, reason = resolve_image(row.get(column, ""), path.parent, image_folder)
         if reason:
             out.bad.append(BadRow(number, reason))
             continue
         out.conversations.append(labelled_conversation(image, label, fixed, prompt, number))
+    return out
+
+
+def _video_frames(
+    rows: list[dict[str, str]], column: str, base: Path, image_folder: Path | None, frame_dir: Path | None
+) -> dict[int, tuple[Path | None, str | None]]:
+    """(PNG path, None) or (None, reason) for every video-frame row, each video decoded once."""
+    from llava_cli.errors import InputError
+    from llava_cli.media import extract_frames
+
+    wanted: dict[str, dict[int, int]] = {}  # video -> {frame index: row number}
+    out: dict[int, tuple[Path | None, str | None]] = {}
+    for number, row in enumerate(rows, start=2):
+        frame = row.get("frame", "").strip()
+        if not frame or frame_dir is None:
+            continue
+        try:
+            index = int(float(frame))
+        except ValueError:
+            out[number] = (None, f"frame {frame!r} is not a frame number")
+            continue
+        wanted.setdefault(row.get(column, "").strip(), {})[index] = number
+    for video, by_index in wanted.items():
+        raw = Path(video)
+        path = (image_folder / raw) if image_folder and not raw.is_absolute() else raw
+        path = path if path.exists() or path.is_absolute() else base / raw
+        try:
+            found = extract_frames(path, set(by_index), frame_dir)
+        except InputError as exc:
+            found, error = {}, str(exc)
+        else:
+            error = None
+        for index, number in by_index.items():
+            out[number] = (found[index], None) if index in found else (None, error or f"{video} has no frame {index}")
     return out
 
 
@@ -251,8 +292,11 @@ def read_llava_json(path: Path, image_folder: Path | None) -> Dataset:
     return out
 
 
-def read_data(path: str | Path, *, labels: list[str], prompt: str | None, image_folder: str | None) -> Dataset:
-    """Read any supported format, chosen from what `path` is. Raises UsageError for an unknown format."""
+def read_data(
+    path: str | Path, *, labels: list[str], prompt: str | None, image_folder: str | None, frame_dir: str | Path | None = None
+) -> Dataset:
+    """Read any supported format, chosen from what `path` is; video-frame rows of a labelled CSV are
+    extracted into `frame_dir`. Raises UsageError for an unknown format."""
     path = Path(path)
     folder = Path(image_folder) if image_folder else None
     if path.is_dir():
@@ -263,7 +307,7 @@ def read_data(path: str | Path, *, labels: list[str], prompt: str | None, image_
     if suffix == ".csv":
         columns, _ = _read_csv(path)
         if "label" in columns:
-            return read_labelled_csv(path, labels, prompt, folder)
+            return read_labelled_csv(path, labels, prompt, folder, Path(frame_dir) if frame_dir else None)
         if _pick(columns, CAPTION_COLUMNS):
             return read_captions(path, folder)
         raise UsageError(f"{path}: a CSV needs a 'label' column (labelled data) or a 'caption' column (stage 1)")

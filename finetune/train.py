@@ -54,11 +54,14 @@ def prepare_data(cfg: FinetuneConfig) -> tuple[Dataset, list[Conversation], list
 
     Raises DataError (bad rows, nothing to train on) and UsageError (unknown format).
     """
-    data = read_data(cfg.data, labels=cfg.labels, prompt=cfg.prompt, image_folder=cfg.image_folder)
+    frames = Path(cfg.output) / "frames"  # video frames named by a labelled CSV, decoded once
+    data = read_data(cfg.data, labels=cfg.labels, prompt=cfg.prompt, image_folder=cfg.image_folder, frame_dir=frames)
     data.require_clean(cfg.skip_bad_rows)
     train, val = split(data.conversations, cfg.val_split, cfg.seed)
     if cfg.val_data:
-        val_set = read_data(cfg.val_data, labels=data.labels, prompt=cfg.prompt, image_folder=cfg.image_folder)
+        val_set = read_data(
+            cfg.val_data, labels=data.labels, prompt=cfg.prompt, image_folder=cfg.image_folder, frame_dir=frames
+        )
         val_set.require_clean(cfg.skip_bad_rows)
         val = val_set.conversations
     return data, train, val

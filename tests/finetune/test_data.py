@@ -77,3 +77,32 @@ def test_caption_csv_and_split(tmp_path):
     assert data.conversations[0].template == "plain"
     train, val = split(list(range(10)), 0.2, seed=0)
     assert len(val) == 2 and sorted(train + val) == list(range(10))
+
+
+def test_classify_csv_with_video_frames_trains_on_those_frames(tmp_path):
+    """A corrected classify CSV with video rows: each named frame is decoded once into frame_dir,
+    exactly as classify saw it; a frame past the end is a bad row with its row number."""
+    import numpy as np
+    from PIL import Image
+
+    from factories import make_video
+    from finetune.data import read_data
+    from llava_cli.media import FramePlan, iter_video_frames
+
+    video = make_video(tmp_path / "game.mp4", frames=20, fps=10.0)
+    csv = tmp_path / "plays.csv"
+    csv.write_text(
+        "source,frame,timestamp_s,label,confidence,p_red,p_blue,error\n"
+        f"{video},0,0.0,red,0.6,0.6,0.4,\n"
+        f"{video},10,1.0,blue,0.7,0.3,0.7,\n"
+        f"{video},99,9.9,blue,0.7,0.3,0.7,\n"
+    )
+    data = read_data(csv, labels=["red", "blue"], prompt=None, image_folder=None, frame_dir=tmp_path / "frames")
+    assert [c.label for c in data.conversations] == ["red", "blue"]
+    assert [(b.row, "no frame 99" in b.reason) for b in data.bad] == [(4, True)]
+    decoded = {f.index: np.asarray(f.image) for f in iter_video_frames(video, FramePlan(fps=None, every=1))}
+    for conv, index in zip(data.conversations, (0, 10)):
+        assert conv.image.parent == tmp_path / "frames"
+        assert np.array_equal(np.asarray(Image.open(conv.image).convert("RGB")), decoded[index])
+    without = read_data(csv, labels=["red", "blue"], prompt=None, image_folder=None)
+    assert not without.conversations and len(without.bad) == 3
