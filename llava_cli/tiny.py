@@ -120,6 +120,17 @@ def _text_config(spec: TinyLlavaSpec, tokenizer):
     )
 
 
+def _processor_parts(spec: TinyLlavaSpec, tokenizer) -> dict:
+    """Processor settings shared by the LLaVA and LLaVA-NeXT builders (CLS token dropped, 1.5 template)."""
+    return dict(
+        tokenizer=tokenizer,
+        patch_size=spec.patch_size,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=LLAVA15_CHAT_TEMPLATE,
+    )
+
+
 def build_tiny_llava(path: str | Path, spec: TinyLlavaSpec | None = None) -> Path:
     """Write a random LLaVA checkpoint (model, tokenizer, processor) to `path` and return it."""
     import torch
@@ -151,15 +162,7 @@ def build_tiny_llava(path: str | Path, spec: TinyLlavaSpec | None = None) -> Pat
         size={"shortest_edge": spec.image_size},
         crop_size={"height": spec.image_size, "width": spec.image_size},
     )
-    processor = LlavaProcessor(
-        image_processor=image_processor,
-        tokenizer=tokenizer,
-        patch_size=spec.patch_size,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-        chat_template=LLAVA15_CHAT_TEMPLATE,
-    )
-    processor.save_pretrained(path)
+    LlavaProcessor(image_processor=image_processor, **_processor_parts(spec, tokenizer)).save_pretrained(path)
     return path
 
 
@@ -196,12 +199,5 @@ def build_tiny_llava_next(path: str | Path, spec: TinyLlavaSpec | None = None) -
     image_processor = LlavaNextImageProcessor(
         size={"shortest_edge": side}, crop_size={"height": side, "width": side}, image_grid_pinpoints=pinpoints
     )
-    LlavaNextProcessor(
-        image_processor=image_processor,
-        tokenizer=tokenizer,
-        patch_size=spec.patch_size,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-        chat_template=LLAVA15_CHAT_TEMPLATE,
-    ).save_pretrained(path)
+    LlavaNextProcessor(image_processor=image_processor, **_processor_parts(spec, tokenizer)).save_pretrained(path)
     return path
