@@ -181,10 +181,7 @@ def run_annotate(cfg: AnnotateConfig, *, loaded: LoadedModel | None = None) -> B
     """
     cfg.validate()
     items = find_inputs(cfg.inputs.paths, cfg.inputs.from_list)
-    check_resumable(
-        cfg.output,
-        {"model": cfg.model.model, "adapter": cfg.model.adapter, "prompt": cfg.question, "labels": cfg.labels},
-    )
+    check_resumable(cfg, cfg.question, cfg.labels)
     loaded = loaded or load_model(cfg.model)
     annotator = Annotator(loaded, cfg.question, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature)
 

@@ -133,13 +133,6 @@ class ClassifyRun(BatchRun):
     segments: Path | None = None
 
 
-def _check_resumable(cfg: ClassifyConfig, prompt: str) -> None:
-    """Refuse to append to an output made with another model, prompt or labels (OutputError)."""
-    check_resumable(
-        cfg.output, {"model": cfg.model.model, "adapter": cfg.model.adapter, "prompt": prompt, "labels": cfg.labels}
-    )
-
-
 def run_info(cfg: ClassifyConfig, clf: Classifier | None, loaded: LoadedModel | None) -> dict[str, Any]:
     """The sidecar: everything needed to know what produced the output."""
     info = base_run_info(
@@ -169,7 +162,7 @@ def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> C
     """
     cfg.validate()
     items = find_inputs(cfg.inputs.paths, cfg.inputs.from_list)
-    _check_resumable(cfg, render_prompt(cfg.prompt, cfg.labels))
+    check_resumable(cfg, render_prompt(cfg.prompt, cfg.labels), cfg.labels)
     loaded = loaded or load_model(cfg.model)
     if cfg.batch_size is None:
         cfg = replace(cfg, batch_size=default_batch_size(loaded.device))

@@ -66,11 +66,14 @@ def error_row(sample: Sample) -> dict[str, Any]:
     return {**sample_key(sample), "error": sample.error}
 
 
-def check_resumable(output: OutputConfig, current: dict[str, Any]) -> None:
-    """Refuse to append to an output whose sidecar records other `current` settings (model, prompt...).
+def check_resumable(cfg, prompt: str, labels: list[str]) -> None:
+    """Refuse to append to `cfg.output.out` when its sidecar records another model, adapter, prompt
+    or label set than `cfg` (a config with `model: ModelConfig` and `output: OutputConfig`).
 
     Raises OutputError naming what changed, unless --overwrite or there is nothing to resume.
     """
+    output: OutputConfig = cfg.output
+    current = {"model": cfg.model.model, "adapter": cfg.model.adapter, "prompt": prompt, "labels": labels}
     previous = read_sidecar(output.out)
     if output.overwrite or previous is None or not Path(output.out).exists():
         return
