@@ -1,11 +1,23 @@
 """Conversations -> token ids, labels masked to the assistant's answers, and padded batches.
 
-The input ids are the processor's own tokenization of the whole rendered conversation (image
-tokens expanded), exactly as classify would see it. Each answer's position comes from tokenizing
-the prompt that precedes it, and its tokens from `llava_cli.prompts.answer_tokens`, the function
-classify scores labels with. If the answer's tokens are not found at that position the sample
-raises TokenizationMismatch: LLaVA's "tokenization mismatch" bug used to mask everything and
-silently train on nothing.
+One encoder for training and scoring. A conversation is laid out turn by turn from the chat
+template's *generation prompts* and the answer tokens classify scores
+(`llava_cli.prompts.answer_tokens`): prompt 1, answer 1 + its end token, the text the next prompt
+adds, answer 2 + its end token, ... It is deliberately not the template's rendering of the whole
+conversation: llava-hf templates render a past answer as LLaVA never trained on it (llava-1.5:
+"ASSISTANT: left " with a trailing space and no `</s>`; llava-v1.6-mistral: the literal text
+`<\\s>`), while the sequence built here is LLaVA's own format for the family, e.g.
+"USER: <image>\\nq ASSISTANT: left</s>USER: q2 ASSISTANT: right</s>" (conv_vicuna_v1 in
+haotian-liu/LLaVA llava/conversation.py) or chatml's "...<|im_start|>assistant\\nleft<|im_end|>\\n".
+The loss covers the answers and their end tokens only.
+
+Stage 1 uses LLaVA's `plain` format instead (preprocess_plain): the image, the caption, then the
+separator "\\n", with the loss on everything after the image.
+
+The whole sequence is tokenized at once by the processor (image tokens expanded), as LLaVA does.
+Each answer's position comes from tokenizing the text before it; if the answer's tokens are not
+found there the sample raises TokenizationMismatch: LLaVA's "tokenization mismatch" bug used to
+mask everything and silently train on nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ from llava_cli.prompts import (
 from .data import Conversation
 
 IGNORE_INDEX = -100
+PLAIN_SEPARATOR = "\n"  # conv_llava_plain's sep in LLaVA
 
 
 class TokenizationMismatch(LlavaCliError):
@@ -35,7 +48,8 @@ class TokenizationMismatch(LlavaCliError):
 
 
 def to_messages(conv: Conversation) -> list[dict]:
-    """Chat messages for `conv`; the image goes into the first user message."""
+    """Chat messages for `conv`; the image goes into the first user message (LLaVA moves the
+    `<image>` tag to the front of the first human turn too, wherever the data put it)."""
     messages, image_pending = [], conv.image is not None
     for turn in conv.turns:
         if turn.role == "user":
@@ -50,7 +64,7 @@ def to_messages(conv: Conversation) -> list[dict]:
 
 @dataclass
 class _Plan:
-    text: str  # the whole conversation as text, `<image>` unexpanded
+    text: str  # the whole training sequence as text, `<image>` unexpanded
     answers: list[tuple[str, AnswerTokens]]  # (text before the answer, the answer's tokens)
 
 
@@ -71,22 +85,32 @@ class ConversationEncoder:
         if conv.template == "plain":
             return self._plain_plan(conv)
         messages = to_messages(conv)
-        answers = []
+        text, rendered, answers = "", "", []
         for k, message in enumerate(messages):
-            if message["role"] == "assistant":
-                history = messages[:k]
-                text = message["content"][0]["text"]
-                answers.append((render(self.processor, history, add_generation_prompt=True), answer_tokens(self.processor, history, text)))
-        return _Plan(render(self.processor, messages, add_generation_prompt=False), answers)
+            if message["role"] != "assistant":
+                continue
+            history = messages[:k]
+            prompt = render(self.processor, history, add_generation_prompt=True)
+            if not prompt.startswith(rendered):
+                raise TokenizationMismatch(
+                    f"row {conv.row}: the chat template renders turn {k + 1}'s earlier turns differently from "
+                    "how it rendered them before, so the turns cannot be laid out one after another"
+                )
+            answer = answer_tokens(self.processor, history, message["content"][0]["text"])
+            text += prompt[len(rendered):]
+            answers.append((text, answer))
+            text += answer.text + self.tok.convert_ids_to_tokens(answer.end_id) + answer.tail
+            rendered = render(self.processor, messages[: k + 1], add_generation_prompt=False)
+        return _Plan(text, answers)
 
     def _plain_plan(self, conv: Conversation) -> _Plan:
-        """Stage 1's plain template: the image, a newline, then the caption and the eos token."""
-        prefix = f"{self.image_token}\n" if conv.image is not None else ""
-        caption = conv.turns[-1].text
+        """Stage 1's plain format: the image, the caption, the separator; the loss on all but the image."""
+        prefix = self.image_token if conv.image is not None else ""
+        caption = next(t.text for t in conv.turns if t.role == "assistant")
         prefix_ids = self.tok(prefix, add_special_tokens=False)["input_ids"]
-        joint = self.tok(prefix + caption, add_special_tokens=False)["input_ids"]
-        ids = tuple(joint[len(prefix_ids):]) + (self.tok.eos_token_id,)
-        return _Plan(prefix + caption + self.tok.eos_token, [(prefix, AnswerTokens(caption, ids))])
+        joint = self.tok(prefix + caption + PLAIN_SEPARATOR, add_special_tokens=False)["input_ids"]
+        ids = tuple(joint[len(prefix_ids):])
+        return _Plan(prefix + caption + PLAIN_SEPARATOR, [(prefix, AnswerTokens(caption, ids))])
 
     def encode(self, conv: Conversation, image=None) -> dict[str, torch.Tensor]:
         """input_ids, attention_mask, labels (1-D) and the image tensors for one conversation.

@@ -9,7 +9,7 @@ checkpoint.
 from __future__ import annotations
 
 from llava_cli.errors import ModelLoadError
-from llava_cli.tiny import LLAVA15_CHAT_TEMPLATE
+from llava_cli.chat_templates import LLAVA_VICUNA
 
 IMAGE_TOKEN = "<image>"
 
@@ -65,8 +65,9 @@ def compose_llava(vision_tower: str, language_model: str, *, seed: int = 0):
         tokenizer.add_special_tokens({"additional_special_tokens": [IMAGE_TOKEN]})
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    if not tokenizer.chat_template:
-        tokenizer.chat_template = LLAVA15_CHAT_TEMPLATE
+    # A composed model is a LLaVA-1.5: it gets llava-1.5-7b-hf's own template (conv_vicuna_v1),
+    # not the language model's text-only one, which cannot place an image.
+    tokenizer.chat_template = LLAVA_VICUNA
     lm.resize_token_embeddings(len(tokenizer))
     text_config = lm.config
     text_config.pad_token_id = tokenizer.pad_token_id

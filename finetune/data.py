@@ -314,6 +314,13 @@ def read_data(
     raise UsageError(f"{path}: unknown data format; use a LLaVA .json/.jsonl, a .csv, or a folder per class")
 
 
+def as_plain(conv: Conversation) -> Conversation:
+    """Stage 1's view of a conversation: LLaVA's `plain` format drops the question (wherever its
+    `<image>` stood) and keeps the image and the first answer, the caption."""
+    caption = next(t for t in conv.turns if t.role == "assistant")
+    return Conversation(conv.image, (caption,), conv.row, conv.label, template="plain")
+
+
 def split(conversations: list[Conversation], fraction: float, seed: int) -> tuple[list[Conversation], list[Conversation]]:
     """Deterministic train/validation split; the validation part has at least one item when fraction > 0."""
     import random

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from llava_cli import __version__
@@ -26,7 +26,7 @@ from llava_cli.model import LoadedModel, load_model, resolve_device
 
 from .collate import ConversationDataset, ConversationEncoder, PadCollator
 from .config import FinetuneConfig, accumulation_steps, save_resolved
-from .data import Conversation, Dataset, read_data, split
+from .data import Conversation, Dataset, as_plain, read_data, split
 from .stages import PROJECTOR_MODULE, LoraSettings, apply_stage, trainable_summary
 
 log = logging.getLogger(__name__)
@@ -57,13 +57,15 @@ def prepare_data(cfg: FinetuneConfig) -> tuple[Dataset, list[Conversation], list
     frames = Path(cfg.output) / "frames"  # video frames named by a labelled CSV, decoded once
     data = read_data(cfg.data, labels=cfg.labels, prompt=cfg.prompt, image_folder=cfg.image_folder, frame_dir=frames)
     data.require_clean(cfg.skip_bad_rows)
+    if cfg.stage == "pretrain":
+        data.conversations = [as_plain(c) for c in data.conversations]
     train, val = split(data.conversations, cfg.val_split, cfg.seed)
     if cfg.val_data:
         val_set = read_data(
             cfg.val_data, labels=data.labels, prompt=cfg.prompt, image_folder=cfg.image_folder, frame_dir=frames
         )
         val_set.require_clean(cfg.skip_bad_rows)
-        val = val_set.conversations
+        val = [as_plain(c) for c in val_set.conversations] if cfg.stage == "pretrain" else val_set.conversations
     return data, train, val
 
 
@@ -294,6 +296,9 @@ def run_training(cfg: FinetuneConfig) -> TrainResult:
     model, processor, device = load_base(cfg)
     encoder = ConversationEncoder(processor, cfg.max_length)
     preflight(encoder, train)
+    # The LoRA matrices are initialised here, before the Trainer seeds anything: seed first, so
+    # the same command and --seed give bit-identical adapters.
+    set_seed(cfg.seed)
     model = apply_stage(model, cfg.plan, LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout))
     if cfg.gradient_checkpointing and cfg.plan.uses_lora:
         model.enable_input_require_grads()

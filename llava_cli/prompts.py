@@ -53,25 +53,64 @@ def render(processor, messages: list[dict], *, add_generation_prompt: bool) -> s
 class AnswerTokens:
     """How an answer continues a rendered prompt: its tokens, then the token that ends the turn."""
 
-    text: str  # the answer as it follows the prompt, e.g. " shooting"
+    text: str  # the answer as it follows the prompt, e.g. " shooting" after "ASSISTANT:"
     ids: tuple[int, ...]  # the answer's tokens followed by the end-of-answer token
+    # What the conversation carries after the end token before the next turn starts, untrained:
+    # "\n" after chatml's <|im_end|>; "" where the template writes no end token of its own.
+    tail: str = ""
 
     @property
     def label_ids(self) -> tuple[int, ...]:
         return self.ids[:-1]
 
+    @property
+    def end_id(self) -> int:
+        return self.ids[-1]
+
+
+def _special_prefix(tokenizer, text: str) -> str | None:
+    """The longest special token `text` starts with, if any."""
+    return next((s for s in sorted(tokenizer.all_special_tokens, key=len, reverse=True) if s and text.startswith(s)), None)
+
 
 def end_of_answer_id(processor, after_answer: str) -> int:
     """The token that closes an assistant turn: the special token the template writes after the
-    answer (e.g. "</s>", "<|im_end|>"), else the tokenizer's eos token."""
+    answer (e.g. "<|im_end|>", "<|eot_id|>"), else the tokenizer's eos token ("</s>": the llava-1.5
+    template writes only a space after an answer, llava-v1.6-mistral's the literal text `<\\s>`,
+    while both models were trained to end an answer with eos)."""
     tok = processor.tokenizer
-    tail = after_answer.strip()
-    for special in sorted(tok.all_special_tokens, key=len, reverse=True):
-        if special and tail.startswith(special):
-            return tok.convert_tokens_to_ids(special)
+    special = _special_prefix(tok, after_answer.lstrip(" "))
+    if special is not None:
+        return tok.convert_tokens_to_ids(special)
     if tok.eos_token_id is None:
         raise ValueError("the tokenizer has no eos token and the chat template writes no end-of-turn token")
     return tok.eos_token_id
+
+
+def _tail_after_end(tokenizer, after_answer: str) -> str:
+    """What follows the template's own end token (kept as untrained separator text); nothing when
+    the template writes no end token, since the end token then stands in for its separator."""
+    stripped = after_answer.lstrip(" ")
+    special = _special_prefix(tokenizer, stripped)
+    return stripped[len(special):] if special is not None else ""
+
+
+def split_rendered_answer(prompt: str, full: str, answer: str) -> tuple[str, str]:
+    """(answer as the model emits it after `prompt`, text the template writes after the answer).
+
+    `full` is the template's rendering of the same history plus the answer. Whitespace the
+    template puts between a prompt that already ends in whitespace and the answer is a rendering
+    artifact, not something the model emits: llama3-llava-next renders "...<|end_header_id|>\n\n"
+    + "\n" + answer, and its model was trained on "<|end_header_id|>\n\n{answer}<|eot_id|>".
+    """
+    rest = full[len(prompt):] if full.startswith(prompt) else None
+    if rest is None or answer not in rest:  # a template that re-renders earlier turns: plain space join
+        return " " + answer, ""
+    cut = rest.index(answer)
+    lead = rest[:cut]
+    if lead.isspace() and prompt[-1:].isspace():
+        lead = ""
+    return lead + answer, rest[cut + len(answer):]
 
 
 def answer_tokens(processor, history: list[dict], answer: str) -> AnswerTokens:
@@ -84,16 +123,12 @@ def answer_tokens(processor, history: list[dict], answer: str) -> AnswerTokens:
     tok = processor.tokenizer
     prefix = render(processor, history, add_generation_prompt=True)
     full = render(processor, history + [assistant_message(answer)], add_generation_prompt=False)
-    if full.startswith(prefix) and answer in full[len(prefix):]:
-        rest = full[len(prefix):]
-        cut = rest.index(answer) + len(answer)
-        answer_text, after = rest[:cut], rest[cut:]
-    else:  # a template that re-renders earlier turns differently: fall back to a plain space join
-        answer_text, after = " " + answer, ""
+    answer_text, after = split_rendered_answer(prefix, full, answer)
     prefix_ids = tok(prefix, add_special_tokens=False)["input_ids"]
     joint_ids = tok(prefix + answer_text, add_special_tokens=False)["input_ids"]
     if joint_ids[: len(prefix_ids)] == prefix_ids and len(joint_ids) > len(prefix_ids):
         ids = joint_ids[len(prefix_ids):]
     else:
         ids = tok(answer_text, add_special_tokens=False)["input_ids"]
-    return AnswerTokens(text=answer_text, ids=tuple(ids) + (end_of_answer_id(processor, after),))
+    end = end_of_answer_id(processor, after)
+    return AnswerTokens(text=answer_text, ids=tuple(ids) + (end,), tail=_tail_after_end(tok, after))

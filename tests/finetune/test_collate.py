@@ -51,8 +51,11 @@ def test_plain_template_for_captions(processor):
     encoder = ConversationEncoder(processor)
     encoded = encoder.encode(Conversation(Path("x.png"), (Turn("assistant", "a red circle"),), 1, template="plain"), IMAGE)
     text = processor.tokenizer.decode(unmasked(encoded))
-    assert text == "a red circle" + processor.tokenizer.eos_token
-    assert encoded["input_ids"][0] == encoder.image_token_id  # the image comes first, no chat text
+    assert text == "a red circle\n"  # LLaVA's plain format: the caption, then its separator
+    ids = encoded["input_ids"].tolist()
+    n_image = ids.count(encoder.image_token_id)
+    assert ids[encoder.lead : encoder.lead + n_image] == [encoder.image_token_id] * n_image  # the image first, no chat text
+    assert (encoded["labels"][encoder.lead + n_image :] != IGNORE_INDEX).all()  # all after the image trains
 
 
 def test_mismatch_fails_loudly(processor, monkeypatch):

@@ -100,3 +100,23 @@ def test_lora_bf16_on_gpu(cli_app, trainable_base, shapes_data, tmp_path):
     result = run(cli_app, "--stage", "lora", "--model", trainable_base, "--data", str(shapes_data / "train"),
                  "--output", str(tmp_path / "a"), "--max-steps", "2", "--device", "cuda", "--quiet")
     assert result.exit_code == 0, result.output
+
+
+def test_same_command_and_seed_give_bit_identical_adapters(cli_app, trainable_base, shapes_data, tmp_path):
+    """LoRA matrices are initialised before the Trainer seeds anything; the run seeds first."""
+    from safetensors.torch import load_file
+
+    adapters = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        result = run(cli_app, "--stage", "lora", "--model", trainable_base, "--data", str(shapes_data / "train.csv"),
+                     "--labels", ",".join(LABELS), "--output", str(out), "--max-steps", "3", "--lr", "5e-3",
+                     "--seed", "7", *COMMON)
+        assert result.exit_code == 0, result.output
+        adapters.append(load_file(out / "adapter_model.safetensors"))
+    a, b = adapters
+    assert a.keys() == b.keys() and len(a) > 0
+    differing = [k for k in a if not (a[k] == b[k]).all()]
+    assert differing == []
+    base_init = load_file(tmp_path / "a" / "adapter_model.safetensors")
+    assert any("lora_A" in k for k in base_init)
