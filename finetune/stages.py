@@ -20,7 +20,10 @@ COMPONENTS = ("vision_tower", "projector", "language_model")
 COMPONENT_PATTERNS = MappingProxyType(
     {
         "vision_tower": r"(model\.)?vision_tower\.",
-        "projector": r"(model\.)?multi_modal_projector\.",
+        # LLaVA-NeXT's image_newline (the learned row separator of tiled images) trains with the
+        # projector, as in LLaVA-NeXT's own mm_mlp_adapter stage. Under LoRA, peft leaves it frozen
+        # (only adapters and modules_to_save train), so an adapter never needs to carry it.
+        "projector": r"(model\.)?(multi_modal_projector\.|image_newline$)",
         "language_model": r"((model\.)?language_model\.|lm_head\.)",
     }
 )
