@@ -7,6 +7,8 @@ only when the user asks for it.
 
 from __future__ import annotations
 
+import functools
+
 import logging
 import os
 from dataclasses import dataclass
@@ -204,14 +206,46 @@ def _from_pretrained(load, model: str, revision: str | None, **kwargs):
     return load(model, revision=revision, **kwargs)
 
 
-def load_processor(cfg: ModelConfig):
-    """Load only the processor (tokenizer, image processor, chat template). Raises ModelLoadError."""
-    from transformers import AutoProcessor
+@functools.cache
+def image_only_onevision_processor():
+    """LlavaOnevisionProcessor without its video processor.
+
+    transformers' LlavaOnevisionVideoProcessor needs torchvision, and without it neither the
+    processor's constructor nor AutoProcessor.from_pretrained works, although llava-cli feeds
+    only images. Dropping the video processor from the attributes leaves image and text
+    processing exactly as they are."""
+    from transformers import LlavaOnevisionProcessor
+
+    class LlavaOnevisionImageOnly(LlavaOnevisionProcessor):
+        @classmethod
+        def get_attributes(cls):
+            return ["image_processor", "tokenizer"]
+
+    # save_pretrained then names the real class, as the published checkpoints do.
+    LlavaOnevisionImageOnly.__name__ = LlavaOnevisionImageOnly.__qualname__ = "LlavaOnevisionProcessor"
+    return LlavaOnevisionImageOnly
+
+
+def _auto_processor(model: str, **kwargs):
+    """AutoProcessor, except that a OneVision checkpoint loads image-only where torchvision is missing."""
+    from transformers import AutoConfig, AutoProcessor
 
     try:
-        processor = _from_pretrained(
-            AutoProcessor.from_pretrained, cfg.model, cfg.revision, trust_remote_code=cfg.trust_remote_code
-        )
+        return AutoProcessor.from_pretrained(model, **kwargs)
+    except (ImportError, OSError) as exc:
+        # No torchvision, or a checkpoint saved by an image-only processor (no video settings).
+        if "torchvision" not in str(exc).lower() and "video processor" not in str(exc).lower():
+            raise
+        kwargs.pop("trust_remote_code", None)
+        if getattr(AutoConfig.from_pretrained(model, **kwargs), "model_type", "") != "llava_onevision":
+            raise
+        return image_only_onevision_processor().from_pretrained(model, **kwargs)
+
+
+def load_processor(cfg: ModelConfig):
+    """Load only the processor (tokenizer, image processor, chat template). Raises ModelLoadError."""
+    try:
+        processor = _from_pretrained(_auto_processor, cfg.model, cfg.revision, trust_remote_code=cfg.trust_remote_code)
     except ModelLoadError:
         raise
     except Exception as exc:  # transformers raises OSError, ValueError, HTTP errors...

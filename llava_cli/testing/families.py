@@ -15,12 +15,12 @@ model's vocab_size is larger than len(tokenizer) (llava-1.5-7b-hf: 32064 vs 3200
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from llava_cli import chat_templates as T
+from llava_cli.model import image_only_onevision_processor
 from llava_cli.testing.tokenizers import DEFAULT_CORPUS, family_tokenizer
 
 
@@ -164,23 +164,7 @@ def _processor(spec: FamilySpec, s: _Sizes, tokenizer):
     )  # fmt: skip
 
 
-@functools.cache
-def _image_only_onevision():
-    """LlavaOnevisionProcessor without its video processor.
-
-    transformers 5.24's LlavaOnevisionVideoProcessor needs torchvision: without it neither
-    LlavaOnevisionProcessor(...) nor AutoProcessor.from_pretrained works, for real checkpoints too.
-    Dropping the video processor from the attributes leaves image + text processing unchanged."""
-    from transformers import LlavaOnevisionProcessor
-
-    class ImageOnly(LlavaOnevisionProcessor):
-        @classmethod
-        def get_attributes(cls):
-            return ["image_processor", "tokenizer"]
-
-    # Saved files then name the real class, as the real checkpoint's do.
-    ImageOnly.__name__ = ImageOnly.__qualname__ = "LlavaOnevisionProcessor"
-    return ImageOnly
+_image_only_onevision = image_only_onevision_processor  # the production loader's class
 
 
 def _add_video_processor_config(path: Path, s: _Sizes) -> None:
