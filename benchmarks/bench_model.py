@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from llava_cli.tiny import TinyLlavaSpec, build_tiny_llava
+from llava_cli.testing.tiny import TinyLlavaSpec, build_tiny_llava
 
 SHAPES: dict[str, TinyLlavaSpec] = {
     "tiny": TinyLlavaSpec(image_size=56, patch_size=14),

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from llava_cli.tiny import build_tiny_llava
+from llava_cli.testing.tiny import build_tiny_llava
 
 
 def main(work: Path) -> None:

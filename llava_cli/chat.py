@@ -206,6 +206,8 @@ class ChatSession:
             interrupted.set()
             answer = streamer.text
         self.stopped = interrupted.is_set()
+        if self.stopped:  # keep what was shown: not a byte run that the next token would have finished
+            answer = streamer.text
         self.messages = turn + [assistant_message(answer)]
         return answer
 

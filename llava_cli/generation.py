@@ -7,6 +7,7 @@ decoded. A streamed answer is exactly the text `generate_answer` returns, printe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import torch
@@ -15,6 +16,8 @@ from transformers.generation.streamers import BaseStreamer
 from .batching import collate, encode
 from .model import LoadedModel
 from .prompts import assistant_message, end_of_answer_id, render, user_message
+
+BYTE_PIECE = re.compile(r"<0x[0-9A-Fa-f]{2}>")
 
 
 def stop_token_ids(processor) -> list[int]:
@@ -102,8 +105,8 @@ class AnswerStreamer(BaseStreamer):
 
     @property
     def text(self) -> str:
-        """The answer so far (what a stopped answer keeps)."""
-        return decode_answer(self.tokenizer, self.ids)
+        """The answer so far (what a stopped answer keeps), without an unfinished byte run."""
+        return decode_answer(self.tokenizer, self._settled_ids())
 
     def put(self, value) -> None:
         if not self.skipped_prompt:  # generate first passes the prompt
@@ -121,8 +124,19 @@ class AnswerStreamer(BaseStreamer):
     def end(self) -> None:
         self._flush(final=True)
 
+    def _settled_ids(self) -> list[int]:
+        """The ids without their trailing run of byte-fallback pieces (`<0xNN>`, SentencePiece
+        tokenizers): such a run decodes as one UTF-8 sequence, so a later byte can still turn the
+        whole run, an ASCII byte included, into U+FFFD."""
+        end = len(self.ids)
+        pieces = self.tokenizer.convert_ids_to_tokens(self.ids)
+        while end > 0 and isinstance(pieces[end - 1], str) and BYTE_PIECE.fullmatch(pieces[end - 1]):
+            end -= 1
+        return self.ids[:end]
+
     def _flush(self, final: bool) -> None:
-        text = self.tokenizer.decode(self.ids, skip_special_tokens=True).lstrip()
+        ids = self.ids if final else self._settled_ids()
+        text = self.tokenizer.decode(ids, skip_special_tokens=True).lstrip()
         stable = text.rstrip() if final else text.rstrip("\ufffd").rstrip()
         # Emit only what extends the text already shown; a re-decode that changed earlier text
         # (rare: tokenizer clean-up rules) waits for the end, where the rest is shown regardless.

@@ -14,7 +14,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """Path of a tiny random LLaVA checkpoint (CLIP 32px/8px patches + 2-layer Llama)."""
-    from llava_cli.tiny import build_tiny_llava
+    from llava_cli.testing.tiny import build_tiny_llava
 
     return str(build_tiny_llava(tmp_path_factory.mktemp("tiny-llava")))
 

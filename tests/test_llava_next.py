@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from llava_cli.classify import Classifier
 from llava_cli.config import ModelConfig
 from llava_cli.model import load_model
-from llava_cli.tiny import build_tiny_llava_next
+from llava_cli.testing.tiny import build_tiny_llava_next
 
 LABELS = ["shooting", "dribbling", "pass", "passing"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from llava_cli.tiny import TinyLlavaSpec, build_tiny_llava
+from llava_cli.testing.tiny import TinyLlavaSpec, build_tiny_llava
 
 SHAPES_SPEC = dict(initializer_range=0.2, text_hidden=64, text_heads=4, text_kv_heads=4, intermediate=128)
 

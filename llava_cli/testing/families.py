@@ -67,22 +67,32 @@ FAMILIES: dict[str, FamilySpec] = {
 
 
 @dataclass(frozen=True)
-class _Sizes:
-    image_size: int
-    patch_size: int
-    initializer_range: float
+class Sizes:
+    """Toy widths (the real geometry only where asked: image_size 336 + patch_size 14)."""
+
+    image_size: int = 32
+    patch_size: int = 8
+    initializer_range: float = 0.02
     hidden: int = 64
     layers: int = 2
     heads: int = 4
+    kv_heads: int | None = None  # None: the family's (multi-head for Llama-2, grouped otherwise)
+    intermediate: int | None = None  # None: 2 x hidden
     vision_hidden: int = 32
+    vision_layers: int | None = None  # None: layers
+    vision_heads: int | None = None  # None: heads
+    min_model_vocab: int = 0  # the embedding rows at least (a benchmark's lm_head cost)
 
 
-def _vision_config(spec: FamilySpec, s: _Sizes):
+
+
+def _vision_config(spec: FamilySpec, s: Sizes):
     from transformers import CLIPVisionConfig, SiglipVisionConfig
 
     common = dict(
-        hidden_size=s.vision_hidden, intermediate_size=2 * s.vision_hidden, num_hidden_layers=s.layers,
-        num_attention_heads=s.heads, image_size=s.image_size, patch_size=s.patch_size,
+        hidden_size=s.vision_hidden, intermediate_size=2 * s.vision_hidden,
+        num_hidden_layers=s.vision_layers or s.layers, num_attention_heads=s.vision_heads or s.heads,
+        image_size=s.image_size, patch_size=s.patch_size,
     )  # fmt: skip
     if spec.vision == "siglip":
         # OneVision uses SigLIP's patch features only: no pooling head, no CLS token.
@@ -90,13 +100,13 @@ def _vision_config(spec: FamilySpec, s: _Sizes):
     return CLIPVisionConfig(projection_dim=s.vision_hidden, initializer_range=s.initializer_range, **common)
 
 
-def _text_config(spec: FamilySpec, s: _Sizes, tokenizer, vocab_size: int):
+def _text_config(spec: FamilySpec, s: Sizes, tokenizer, vocab_size: int):
     from transformers import LlamaConfig, MistralConfig, Qwen2Config
 
     cls = {"llama": LlamaConfig, "mistral": MistralConfig, "qwen2": Qwen2Config}[spec.text]
     return cls(
-        hidden_size=s.hidden, intermediate_size=2 * s.hidden, num_hidden_layers=s.layers,
-        num_attention_heads=s.heads, num_key_value_heads=spec.kv_heads, vocab_size=vocab_size,
+        hidden_size=s.hidden, intermediate_size=s.intermediate or 2 * s.hidden, num_hidden_layers=s.layers,
+        num_attention_heads=s.heads, num_key_value_heads=s.kv_heads or spec.kv_heads, vocab_size=vocab_size,
         max_position_embeddings=4096, initializer_range=s.initializer_range,
         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.convert_tokens_to_ids(spec.eos),
         pad_token_id=tokenizer.convert_tokens_to_ids(spec.pad), tie_word_embeddings=spec.tie_word_embeddings,
@@ -111,7 +121,7 @@ def _pinpoints(spec: FamilySpec, side: int) -> list[list[int]]:
     return [[side, 2 * side], [2 * side, side], [2 * side, 2 * side], [3 * side, side], [side, 3 * side]]
 
 
-def _model_config(spec: FamilySpec, s: _Sizes, tokenizer, vocab_size: int):
+def _model_config(spec: FamilySpec, s: Sizes, tokenizer, vocab_size: int):
     from transformers import LlavaConfig, LlavaNextConfig, LlavaOnevisionConfig
 
     common = dict(
@@ -137,7 +147,7 @@ def _model_config(spec: FamilySpec, s: _Sizes, tokenizer, vocab_size: int):
     )  # fmt: skip
 
 
-def _processor(spec: FamilySpec, s: _Sizes, tokenizer):
+def _processor(spec: FamilySpec, s: Sizes, tokenizer):
     """The real processor with its real settings (PIL image-processor backends: no torchvision)."""
     import transformers as tf
 
@@ -167,7 +177,7 @@ def _processor(spec: FamilySpec, s: _Sizes, tokenizer):
 _image_only_onevision = image_only_onevision_processor  # the production loader's class
 
 
-def _add_video_processor_config(path: Path, s: _Sizes) -> None:
+def _add_video_processor_config(path: Path, s: Sizes) -> None:
     """The video processor entry the real processor_config.json has (LlavaOnevisionVideoProcessor's
     defaults at this image size), written by hand because the class cannot be built without torchvision."""
     import json
@@ -198,7 +208,7 @@ def load_processor(path: str | Path):
     return AutoProcessor.from_pretrained(path)
 
 
-def _llava_processor_kwargs(spec: FamilySpec, s: _Sizes) -> dict:
+def _llava_processor_kwargs(spec: FamilySpec, s: Sizes) -> dict:
     # processor_config.json of llava-1.5 / v1.6: CLIP's CLS token is counted, then dropped ("default").
     return dict(
         patch_size=s.patch_size, vision_feature_select_strategy="default", num_additional_image_tokens=1,
@@ -229,6 +239,7 @@ def build_family(
     initializer_range: float = 0.02,
     corpus: Sequence[str] = DEFAULT_CORPUS,
     vocab_size: int = 800,
+    sizes: Sizes | None = None,
 ) -> Path:
     """Write a random checkpoint of family `name` (a key of FAMILIES) to `path` and return it.
 
@@ -236,12 +247,12 @@ def build_family(
     `initializer_range` 0.02 is the real configs' value; tests that train for a few steps may want
     0.2 (sharper random logits learn faster)."""
     spec = FAMILIES[name]
-    sizes = _Sizes(image_size, patch_size, initializer_range)
+    sizes = sizes or Sizes(image_size, patch_size, initializer_range)
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     tokenizer = family_tokenizer(spec.tokenizer, corpus, vocab_size)
     # The conversion scripts resize the embeddings to a multiple of 64 after adding tokens.
-    model_vocab = -(-len(tokenizer) // 64) * 64
+    model_vocab = -(-max(len(tokenizer), sizes.min_model_vocab) // 64) * 64
     model = _model(spec, _model_config(spec, sizes, tokenizer, model_vocab), tokenizer, seed)
     model.save_pretrained(path, safe_serialization=True)
     _processor(spec, sizes, tokenizer).save_pretrained(path)

@@ -12,7 +12,7 @@ from finetune_factories import TRAINABLE_SPEC, load_example
 
 @pytest.fixture(scope="session")
 def trainable_base(tmp_path_factory) -> str:
-    from llava_cli.tiny import TinyLlavaSpec, build_tiny_llava
+    from llava_cli.testing.tiny import TinyLlavaSpec, build_tiny_llava
 
     spec = load_example("make_base").SHAPES_SPEC
     assert spec == TRAINABLE_SPEC
