@@ -416,7 +416,10 @@ function fillViewer() {
   const info = $("viewer-info");
   info.replaceChildren();
   info.append(el("div", "name", row.source));
-  if (row.frame !== null) info.append(el("div", "name", where(row)));
+  if (row.frame !== null) {
+    const t = row.timestamp_s === null ? "" : ` (${fmt(row.timestamp_s, 1)} s)`;
+    info.append(el("div", "name", `frame ${row.frame}${t}`));
+  }
   const pred = el("div", "pred");
   pred.append("model: ", chip(row.predicted), el("span", "conf", fmt(row.confidence)));
   info.append(pred);
