@@ -63,7 +63,10 @@ class ThumbCache:
         image = image.copy()
         image.thumbnail((SIZES[size], SIZES[size]))
         tmp = target.with_name(f".{target.name}.{threading.get_ident()}.tmp")
-        image.save(tmp, "JPEG", quality=QUALITY)
+        if size == "large":  # looked at closely: full chroma, fewer artefacts
+            image.save(tmp, "JPEG", quality=92, subsampling=0)
+        else:
+            image.save(tmp, "JPEG", quality=QUALITY)
         os.replace(tmp, target)
 
     def image(self, path: Path, size: str = "thumb") -> Path:
