@@ -25,6 +25,7 @@ from importlib import resources
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
@@ -150,15 +151,16 @@ def create_app(session: ReviewSession, *, allowed_hosts: list[str] | None = None
         row_id, action = body.get("id"), body.get("action")
         if not isinstance(row_id, int) or isinstance(row_id, bool):
             return _error("'id' must be a row id (an integer)")
-        try:
-            if action == "accept":
-                session.accept(row_id)
-            elif action == "unsure":
-                session.mark_unsure(row_id)
-            elif action is None and isinstance(body.get("label"), (str, list)):
-                session.decide(row_id, body["label"])
-            else:
-                return _error("send {'id', 'label'} or {'id', 'action': 'accept' | 'unsure'}")
+        if action == "accept":
+            call = (session.accept, row_id)
+        elif action == "unsure":
+            call = (session.mark_unsure, row_id)
+        elif action is None and isinstance(body.get("label"), (str, list)):
+            call = (session.decide, row_id, body["label"])
+        else:
+            return _error("send {'id', 'label'} or {'id', 'action': 'accept' | 'unsure'}")
+        try:  # file locking and fsync happen off the event loop
+            await run_in_threadpool(*call)
         except UsageError as exc:
             return _error(str(exc))
         return JSONResponse(state_reply(row=session.item(session.row(row_id))))
@@ -167,7 +169,7 @@ def create_app(session: ReviewSession, *, allowed_hosts: list[str] | None = None
         body = await read_json(request)
         if isinstance(body, Response):
             return body
-        result = session.undo()
+        result = await run_in_threadpool(session.undo)
         row = result[0] if result else None
         return JSONResponse(state_reply(row=None if row is None else session.item(row), undone=result is not None))
 

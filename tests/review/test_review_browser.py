@@ -136,3 +136,34 @@ def test_label_by_keyboard_reload_resume_undo(browser, output, tmp_path):
         errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]
         assert not errors, errors
     assert ReviewSession(output).summary().reviewed == 3
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_multi_label_keys_toggle_and_enter_keeps(browser, tmp_path, monkeypatch):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from review_factories import write_output
+
+    monkeypatch.chdir(tmp_path)
+    output = write_output(tmp_path, fmt="jsonl", multi=True)
+    review = output.with_name("plays.review.csv")
+    wait = WebDriverWait(browser, 20)
+    with ReviewServer(ReviewSession(output), port=0) as server:
+        browser.get(server.url)
+        wait.until(lambda d: d.execute_script("return document.body.dataset.ready") == "1")
+
+        def step(key, expect_current, expect_file):
+            ActionChains(browser).send_keys(key).perform()
+            wait.until(lambda d: d.execute_script("return S.rows[S.cur].id") == expect_current
+                       and review_file(review) == expect_file)
+
+        # row 2: the model gave no label; 2 then 1 toggle blue and red on, Enter keeps them
+        step("2", 2, {("img2.png", ""): "blue"})
+        step("1", 2, {("img2.png", ""): "red;blue"})
+        step(Keys.ENTER, 3, {("img2.png", ""): "red;blue"})
+        step(Keys.ENTER, 6, {("img2.png", ""): "red;blue", ("img3.png", ""): "blue"})  # accepts the model's
+        step("2", 6, {("img2.png", ""): "red;blue", ("img3.png", ""): "blue", ("clip.mp4", "20"): ""})  # toggled off
+    assert ReviewSession(output).summary().changed == 2
