@@ -3,7 +3,8 @@
 Readers:
 - LLaVA JSON (`id`, `image`, `conversations` of `from`/`value`, `<image>` in a human turn),
   as a .json list or .jsonl; relative image paths resolve under `--image-folder` and may not escape it;
-- a labelled CSV: a path column (`source` as classify writes it, or `image`/`path`) and `label`;
+- a labelled CSV: a path column (`source` as classify writes it, or `image`/`path`) and `label`
+  (rows labelled `unsure`, as `llava-cli review` marks them, are left out and counted);
 - a folder per class (`data/shooting/*.jpg`);
 - an image-caption CSV (`image`/`path`/`source` and `caption`) for stage 1.
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +30,9 @@ PATH_COLUMNS = ("source", "image", "path")
 CAPTION_COLUMNS = ("caption", "text")
 IMAGE_TAG = "<image>"
 ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
+UNSURE = "unsure"  # the label `llava-cli review` writes for a row marked unsure (skipped, not a class)
+
+log = logging.getLogger(__name__)
 
 
 class DataError(UsageError):
@@ -66,6 +71,7 @@ class Dataset:
     conversations: list[Conversation] = field(default_factory=list)
     bad: list[BadRow] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
+    unsure: int = 0  # labelled rows marked `unsure`, left out (unless `unsure` is one of the labels)
 
     def report(self, limit: int = 20) -> list[str]:
         lines = [f"{self.source} row {b.row}: {b.reason}" for b in self.bad[:limit]]
@@ -146,11 +152,14 @@ def read_labelled_csv(
     if column is None:
         raise UsageError(f"{path}: no path column; name one of {', '.join(PATH_COLUMNS)}")
     rows = [{k.strip().lower(): (v or "") for k, v in row.items() if k} for row in rows]
-    fixed = list(labels) or sorted({r["label"].strip() for r in rows if r.get("label", "").strip()})
+    fixed = list(labels) or sorted({r["label"].strip() for r in rows if r.get("label", "").strip()} - {UNSURE})
     out = Dataset(str(path), "labelled-csv", labels=fixed)
     frames = _video_frames(rows, column, path.parent, image_folder, frame_dir)
     for number, row in enumerate(rows, start=2):
         label = row.get("label", "").strip()
+        if label == UNSURE and UNSURE not in fixed:
+            out.unsure += 1
+            continue
         if not label:
             out.bad.append(BadRow(number, "empty label"))
             continue
@@ -165,6 +174,8 @@ def read_labelled_csv(
             out.bad.append(BadRow(number, reason))
             continue
         out.conversations.append(labelled_conversation(image, label, fixed, prompt, number))
+    if out.unsure:
+        log.warning("%s: %d rows marked %r left out of training", path, out.unsure, UNSURE)
     return out
 
 

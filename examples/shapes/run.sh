@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole shapes loop on CPU: data -> tiny random base -> classify (before) -> finetune -> classify (after).
-#   bash examples/shapes/run.sh            # LoRA, then stage 1 -> stage 2
+#   bash examples/shapes/run.sh            # LoRA; classify -> review (API) -> LoRA; then stage 1 -> stage 2
 #   WORK=/tmp/shapes bash examples/shapes/run.sh
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -35,6 +35,15 @@ echo "lora: $(( $(date +%s) - start ))s wall incl. loading; $(trained "$W/lora")
 classify --model "$W/base" --adapter "$W/lora" "$W/after-lora.csv"
 echo "== eval: LoRA predictions against the held-out folders (report in $W/report-lora/)"
 $CLI eval "$W/after-lora.csv" --truth "$W/data/val" --report "$W/report-lora"
+
+echo "== review: classify the training images, correct them through the review API (no browser), LoRA on the review file"
+$CLI classify "$W/data/train" --labels "$LABELS" --model "$W/base" --out "$W/train-before.csv" --overwrite --device cpu --dtype float32 -q
+rm -f "$W/train-before.review.csv" "$W/train-before.review.log"  # a fresh review on each run
+python examples/shapes/review_with_truth.py "$W/train-before.csv" --fraction 0.75 --unsure-every 10
+echo "(in a browser: llava-cli review $W/train-before.csv)"
+$CLI finetune --stage lora --model "$W/base" --data "$W/train-before.review.csv" --labels "$LABELS" \
+  --output "$W/lora-review" --epochs 3 --lr 5e-3 --lora-r 16 --lora-alpha 32 --batch-size 8 --val-split 0.1 $COMMON
+classify --model "$W/base" --adapter "$W/lora-review" "$W/after-review.csv"
 
 echo "== stage 1 (projector only, captions) -> stage 2 (projector + LLM, labelled data)"
 start=$(date +%s)

@@ -137,6 +137,20 @@ def _drop_blank_truth(joined: data.Joined) -> None:
         joined.samples["predictions_without_truth"] = (seen + extra)[: data.SAMPLE]
 
 
+def _drop_unsure_truth(joined: data.Joined, labels: list[str]) -> None:
+    """--truth: a row labelled `unsure` (one `llava-cli review` marked unsure) is no truth, unless
+    `unsure` is one of the run's labels; count it as such."""
+    if data.UNSURE in labels:
+        return
+    unsure = joined.rows.filter(pl.col("truth") == data.UNSURE)
+    if unsure.height:
+        joined.rows = joined.rows.filter(pl.col("truth") != data.UNSURE)
+        joined.predictions_without_truth += unsure.height
+        seen = joined.samples["predictions_without_truth"]
+        extra = [s for s in unsure["source"].unique(maintain_order=True).to_list() if s not in seen]
+        joined.samples["predictions_without_truth"] = (seen + extra)[: data.SAMPLE]
+
+
 def _check_labels(labels: list[str], truth_labels: set[str], pred_labels: set[str], where: str) -> None:
     """One line naming truth (or predicted) labels the run does not know."""
     known = set(labels)
@@ -179,6 +193,8 @@ def run_eval(cfg: EvalConfig) -> EvalReport:
         multi, mode_from = True, "inferred from the truth"
     if not multi:
         _drop_blank_truth(joined)
+    if cfg.truth is not None:
+        _drop_unsure_truth(joined, preds.labels)
     _check_join(preds, joined, truth_where)
     rows = joined.rows
     truth_text = rows["truth"].to_list()

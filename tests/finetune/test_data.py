@@ -23,14 +23,14 @@ def test_labelled_csv_bad_rows_by_row_number(tmp_path):
         "source,frame,timestamp_s,label,confidence\n"
         "a.png,,,cat,0.9\n"          # row 2: fine
         "missing.png,,,cat,0.5\n"    # row 3: missing image
-        "b.png,,,unsure,0.4\n"       # row 4: unknown label
+        "b.png,,,unsure,0.4\n"       # row 4: marked unsure: left out, counted
         "b.png,,,,0.4\n"             # row 5: empty label
         "broken.png,,,dog,0.3\n"     # row 6: unreadable
         "b.png,,,dog,0.8\n"          # row 7: fine
     )
     data = read_data(csv, labels=["cat", "dog"], prompt=None, image_folder=None)
-    assert [b.row for b in data.bad] == [3, 4, 5, 6]
-    assert [c.row for c in data.conversations] == [2, 7]
+    assert [b.row for b in data.bad] == [3, 5, 6]
+    assert [c.row for c in data.conversations] == [2, 7] and data.unsure == 1
     with pytest.raises(DataError) as info:
         data.require_clean(skip_bad_rows=False)
     assert "row 3" in str(info.value) and "--skip-bad-rows" in str(info.value)
