@@ -100,8 +100,10 @@ def echo_run_summary(result, extra: str = "") -> None:
         return
     by = f" from {group.world_size} processes" if group.distributed else ""
     s = result.stats
+    # The file's own count too: error rows of inputs this run was not given stay in it.
+    in_file = f", {result.errors_in_output} in the file" if result.errors_in_output != s.errors else ""
     typer.echo(
-        f"wrote {s.written} rows{by} to {result.out} ({s.errors} errors, {s.resumed} already there) "
+        f"wrote {s.written} rows{by} to {result.out} ({s.errors} errors{in_file}, {s.resumed} already there) "
         f"in {s.seconds:.1f}s, {s.rows_per_s:.2f} rows/s; run info in {result.sidecar}" + extra,
         err=True,
     )
