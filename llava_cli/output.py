@@ -91,31 +91,33 @@ def unescape_strings(df: pl.DataFrame) -> pl.DataFrame:
 
 
 # -- whole files ---------------------------------------------------------------------------------
-def require_regular_file(path: Path, what: str) -> None:
+def require_regular_file(path: Path, flag: str = "") -> None:
     """Raise OutputError unless `path` is a regular file: a FIFO or device would block or never end."""
+    where = f"{flag} {path}" if flag else str(path)
     try:
         mode = path.stat().st_mode
     except FileNotFoundError as exc:
-        raise OutputError(f"{what} {path}: file not found") from exc
+        raise OutputError(f"{where}: file not found") from exc
     except OSError as exc:
-        raise OutputError(f"{what} {path}: cannot read ({exc.strerror})") from exc
+        raise OutputError(f"{where}: cannot read ({exc.strerror})") from exc
     if stat.S_ISDIR(mode):
-        raise OutputError(f"{what} {path} is a folder; name a file")
+        raise OutputError(f"{where} is a folder; name a file")
     if not stat.S_ISREG(mode):
-        raise OutputError(f"{what} {path} is not a regular file (a FIFO, socket or device); name a file")
+        raise OutputError(f"{where} is not a regular file (a FIFO, socket or device); name a file")
 
 
-def read_rows(path: str | Path, what: str = "") -> pl.DataFrame:
+def read_rows(path: str | Path, flag: str = "") -> pl.DataFrame:
     """Read a result file written by any command (by extension). Raises OutputError if unreadable.
 
-    CSV text cells are unescaped (see the module docstring).
+    CSV text cells are unescaped (see the module docstring). `flag` names the option the path came
+    from, for messages.
     """
     path = Path(path)
-    label = what or "file"
+    where = f"{flag} {path}" if flag else str(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".jsonl", ".parquet"):
-        raise OutputError(f"{path}: unknown extension {suffix!r}; expected .csv, .jsonl or .parquet")
-    require_regular_file(path, what or "")
+        raise OutputError(f"{where}: unknown extension {suffix!r}; expected .csv, .jsonl or .parquet")
+    require_regular_file(path, flag)
     try:
         with path.open("rb") as fh:
             if suffix == ".csv":
@@ -124,7 +126,7 @@ def read_rows(path: str | Path, what: str = "") -> pl.DataFrame:
                 return pl.read_ndjson(fh)
             return pl.read_parquet(fh)
     except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        raise OutputError(f"{path}: cannot read this {label} ({str(exc).splitlines()[0]})") from exc
+        raise OutputError(f"{where}: cannot read ({str(exc).splitlines()[0]})") from exc
 
 
 def read_typed(path: Path, schema: dict[str, pl.DataType], fmt: str | None = None) -> pl.DataFrame:
