@@ -9,6 +9,7 @@ exit codes as classify (llava_cli.jobs), with the columns source, frame, timesta
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import asdict, dataclass, field
 
@@ -55,8 +56,8 @@ class AnnotateConfig:
             problems.append(f"--batch-size must be >= 1 (got {self.batch_size})")
         if self.max_new_tokens < 1:
             problems.append(f"--max-new-tokens must be >= 1 (got {self.max_new_tokens})")
-        if self.temperature < 0:
-            problems.append(f"--temperature must be >= 0 (got {self.temperature}); 0 is greedy")
+        if not (math.isfinite(self.temperature) and self.temperature >= 0):
+            problems.append(f"--temperature must be a number >= 0 (got {self.temperature}); 0 is greedy")
         if self.workers is not None and self.workers < 0:
             problems.append(f"--workers must be >= 0 (got {self.workers})")
         if problems:

@@ -14,7 +14,7 @@ import polars as pl
 import torch
 
 from .batching import PromptEncoder, collate, target_min_side
-from .config import ClassifyConfig, default_batch_size
+from .config import MULTI_LABEL_SEPARATOR, ClassifyConfig, default_batch_size
 from .dedup import ReferenceRows
 from .distributed import current_process_group
 from .inputs import find_inputs
@@ -27,7 +27,6 @@ from .prompts import AnswerTokens, answer_tokens, render, render_prompt, user_me
 from .scoring import LabelScorer
 
 UNSURE = "unsure"
-MULTI_LABEL_SEPARATOR = ";"
 
 
 def prob_column(label: str) -> str:

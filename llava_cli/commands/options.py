@@ -79,8 +79,13 @@ def read_prompt(prompt: str | None, prompt_file: Path | None) -> str | None:
         raise UsageError("--prompt and --prompt-file exclude each other: pick one")
     if prompt_file is None:
         return prompt
+    if prompt_file.exists() and not prompt_file.is_file():  # a FIFO would block reading forever
+        raise UsageError(f"--prompt-file {prompt_file}: not a regular file")
     try:
         return prompt_file.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError as exc:
+        line = prompt_file.read_bytes()[: exc.start].count(b"\n") + 1
+        raise UsageError(f"--prompt-file {prompt_file} line {line}: not UTF-8 text; save it as UTF-8") from None
     except OSError as exc:
         raise UsageError(f"--prompt-file {prompt_file}: cannot read ({exc.strerror})") from exc
 
