@@ -382,6 +382,7 @@ def read_llava_json(path: Path, image_folder: Path | None) -> Dataset:
             out.bad.append(BadRow(number, reason))
         else:
             out.conversations.append(Conversation(conversation.image, conversation.turns, number))
+    out.bad.sort(key=lambda bad: bad.row)  # unparsable lines were found first
     return out
 
 

@@ -126,7 +126,9 @@ def test_random_runs_never_lose_mix_or_touch_others(tmp_path, fmt, seed):
             first = start(out, folder, variant, 0.15, "--overwrite")
             lock = work / f"o.{fmt}.lock"
             deadline = time.time() + 20
-            while not lock.exists() and first.poll() is None and time.time() < deadline:
+            while first.poll() is None and time.time() < deadline:  # until the first run holds the lock
+                if lock.exists() and f"pid {first.pid}" in lock.read_text(errors="replace"):
+                    break
                 time.sleep(0.01)
             code, err = finish(start(out, folder, variant, 0.0))
             if first.poll() is None:  # the first run held the lock throughout: the second is refused
@@ -135,7 +137,8 @@ def test_random_runs_never_lose_mix_or_touch_others(tmp_path, fmt, seed):
                 first.send_signal(signal.SIGKILL)
                 first.wait()
             else:
-                assert finish(first)[0] == 3
+                code, err = finish(first)
+                assert code == 3, err
             owner = variant
         elif action == "kill":
             proc = start(out, folder, variant, 0.05)
