@@ -78,7 +78,8 @@ class OutputLock:
                 os.close(fd)
                 raise OutputError(f"{self.path} exists and is not a llava-cli lock file; move it away, or choose another --out")
             os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{LOCK_MARK}\npid {os.getpid()}\n".encode(), 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            os.write(fd, f"{LOCK_MARK}\npid {os.getpid()}\n".encode())
             self._fd = fd
             return self
         raise OutputError(f"{self.out}: could not take its lock file {self.path}; try again")
@@ -86,8 +87,12 @@ class OutputLock:
     def release(self) -> None:
         if self._fd is None:
             return
-        self.path.unlink(missing_ok=True)
-        os.close(self._fd)  # closing drops the lock
+        try:
+            self.path.unlink(missing_ok=True)
+        except PermissionError:  # Windows: an open file cannot be removed; it stays, harmlessly
+            os.close(self._fd)
+        else:
+            os.close(self._fd)  # closing drops the lock
         self._fd = None
 
 
@@ -111,7 +116,8 @@ def _try_lock(fd: int) -> bool:
 
 def _read_marker(fd: int) -> str | None:
     """The holder's pid written in a lock file ('' when it has none yet); None if not a lock file."""
-    text = os.pread(fd, 200, 0).decode("utf-8", "replace")
+    os.lseek(fd, 0, os.SEEK_SET)
+    text = os.read(fd, 200).decode("utf-8", "replace")
     if not text:
         return ""
     if not text.startswith(LOCK_MARK):
@@ -306,7 +312,7 @@ def _prove_own(claim: OutputClaim) -> None:
         files.remove(partial_path(out))  # only Parquet outputs have a partial file; this is someone else's
     sidecar, problem = _load_sidecar(out)
     fix = "pass --overwrite to replace it, or choose another --out"
-    if problem and (files or sidecar_path(out).exists()):
+    if problem:
         raise OutputError(f"{out}: {problem}; {fix}")
     if sidecar is not None and files:
         changed = _changed_settings(sidecar, claim.settings)

@@ -359,3 +359,30 @@ def test_dangling_symlink_in_a_folder_is_an_error_row(cli_app, tiny_model_dir, w
     rows = read_rows(work / "o.csv")
     (error,) = rows.filter(pl.col("error").is_not_null())["error"].to_list()
     assert "in/gone.png: broken symbolic link" in error and rows.height == 5
+
+
+# -- under accelerate launch: the main process decides for all --------------------------------------------------
+@pytest.mark.slow
+def test_launch_refuses_in_every_process_and_retries_error_rows(cli_app, tiny_model_dir, tmp_path):
+    from test_distributed import launch
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(3):
+        make_image(folder / f"im{i}.png", seed=i)
+    (folder / "late.png").write_bytes(b"not written yet")
+    out = tmp_path / "o.csv"
+    assert classify(cli_app, tiny_model_dir, folder, "--out", out, labels="shooting,dribbling,passing").exit_code == EXIT_PARTIAL
+    before = snapshot(tmp_path)
+    refused = launch(tiny_model_dir, [folder], out, "--prompt", "Is it {labels_or}?")
+    assert refused.returncode != 0 and "another --prompt" in refused.stderr, refused.stdout + refused.stderr
+    # each process stops with the main one's line (accelerate then reports the exit in its own words)
+    assert len({line for line in refused.stderr.splitlines() if line.startswith("error: ")}) == 1
+    assert "llava_cli/" not in refused.stderr  # no traceback of ours
+    assert snapshot(tmp_path) == before
+    make_image(folder / "late.png", seed=7)
+    done = launch(tiny_model_dir, [folder], out)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = read_rows(out)
+    assert rows.height == 4 and rows["error"].is_null().all()
+    assert not existing_parts(out)
