@@ -6,9 +6,10 @@ mappings whose keys are FinetuneConfig field names (see `finetune/recipes/`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 from llava_cli.config import DEVICES, DTYPES, label_problems
 from llava_cli.errors import UsageError
@@ -86,12 +87,12 @@ class FinetuneConfig:
             p.append("no base model: pass --model (a LLaVA checkpoint) or --vision-tower and --language-model")
         if not self.data:
             p.append("--data is missing: a LLaVA JSON, a labelled or caption CSV, or a folder per class")
-        elif not Path(self.data).exists():
-            p.append(f"--data {self.data}: no such file or folder")
+        else:
+            p += _data_path_problems("--data", self.data)
         if self.image_folder and not Path(self.image_folder).is_dir():
             p.append(f"--image-folder {self.image_folder}: no such folder")
-        if self.val_data and not Path(self.val_data).exists():
-            p.append(f"--val-data {self.val_data}: no such file or folder")
+        if self.val_data:
+            p += _data_path_problems("--val-data", self.val_data)
         if self.val_data and self.val_split:
             p.append("--val-data and --val-split exclude each other: pick one")
         if not 0.0 <= self.val_split < 1.0:
@@ -140,6 +141,56 @@ class FinetuneConfig:
 FIELD_NAMES = frozenset(f.name for f in fields(FinetuneConfig))
 
 
+def _data_path_problems(flag: str, value: str) -> list[str]:
+    path = Path(value)
+    if not path.exists():
+        return [f"{flag} {value}: no such file or folder"]
+    if not (path.is_dir() or path.is_file()):  # a FIFO or device: reading it could block forever
+        return [f"{flag} {value}: not a regular file or folder"]
+    return []
+
+
+def _field_kind(hint: Any) -> tuple[Any, bool]:
+    """(int, float, str, bool or list, whether None is allowed) of a FinetuneConfig field."""
+    if get_origin(hint) is list:
+        return list, False
+    args = [a for a in get_args(hint) if a is not type(None)]
+    return (args[0] if args else hint), type(None) in get_args(hint)
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    """YAML reads `1e-4` (no dot) as text: accept such numbers where the field is a float."""
+    if _field_kind(hint)[0] is float and isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _type_problem(name: str, value: Any, hint: Any) -> str | None:
+    """Why a recipe value does not fit its field's type (int, float, str, bool, list[str], optional), or None."""
+    kind, optional = _field_kind(hint)
+    if value is None:
+        return None if optional else f"{name} needs a value"
+    if kind is bool:
+        ok = isinstance(value, bool)
+        want = "true or false"
+    elif kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        want = "a whole number"
+    elif kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        want = "a finite number"
+    elif kind is str:
+        ok = isinstance(value, str)
+        want = "text"
+    else:  # list[str]
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        want = "a list of text"
+    return None if ok else f"{name} must be {want} (got {value!r})"
+
+
 def recipe_path(name_or_path: str) -> Path:
     """A recipe file: a path, or the name of a checked-in recipe (`lora` -> recipes/lora.yaml).
 
@@ -169,6 +220,11 @@ def load_recipe(name_or_path: str) -> dict[str, Any]:
     unknown = sorted(set(data) - FIELD_NAMES)
     if unknown:
         raise UsageError(f"--config {path}: unknown settings {', '.join(unknown)}; see finetune/config.py")
+    hints = get_type_hints(FinetuneConfig)
+    data = {key: _coerce(value, hints[key]) for key, value in data.items()}
+    wrong = [problem for key, value in data.items() if (problem := _type_problem(key, value, hints[key]))]
+    if wrong:
+        raise UsageError([f"--config {path}: {problem}" for problem in wrong])
     return {**data, "config": str(path)}
 
 

@@ -16,6 +16,7 @@ spreadsheet (the header is row 1); JSON items count from 1.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ CAPTION_COLUMNS = ("caption", "text")
 IMAGE_TAG = "<image>"
 ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
 UNSURE = "unsure"  # the label `llava-cli review` writes for a row marked unsure (skipped, not a class)
+# Label cells that are an empty value exported by a spreadsheet or pandas, not a class (unless --labels names one).
+MISSING_LABELS = frozenset({"nan", "<na>", "n/a", "null"})
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +98,8 @@ def _readable_image(path: Path) -> str | None:
     from PIL import Image, UnidentifiedImageError
 
     if not path.is_file():
-        return f"image not found: {path}"
+        # is_file() is False for a FIFO or device too: never opened, it could block forever
+        return f"not a regular file: {path}" if path.exists() else f"image not found: {path}"
     try:
         with Image.open(path) as img:
             img.verify()
@@ -104,21 +108,26 @@ def _readable_image(path: Path) -> str | None:
     return None
 
 
-def resolve_image(value: str, base: Path, image_folder: Path | None) -> tuple[Path | None, str | None]:
-    """The file a row names: relative to --image-folder (which it may not escape), else to `base`.
-
-    Returns (path, None) or (None, reason)."""
+def locate(value: str, base: Path, image_folder: Path | None, what: str = "image") -> tuple[Path | None, str | None]:
+    """The file a row names (image or video): relative to --image-folder, which it may not escape
+    (symlinks resolved), else to `base`. Returns (path, None) or (None, reason)."""
     raw = Path(value.strip())
     if image_folder is not None:
         root = image_folder.resolve()
         path = (root / raw).resolve() if not raw.is_absolute() else raw.resolve()
         if not path.is_relative_to(root):
-            return None, f"image path {value} escapes --image-folder {image_folder}"
+            return None, f"{what} path {value} escapes --image-folder {image_folder}"
     elif raw.is_absolute() or raw.exists():
         path = raw
     else:
         path = base / raw
-    reason = _readable_image(path)
+    return path, None
+
+
+def resolve_image(value: str, base: Path, image_folder: Path | None) -> tuple[Path | None, str | None]:
+    """The readable image a row names (see `locate`). Returns (path, None) or (None, reason)."""
+    path, reason = locate(value, base, image_folder)
+    reason = reason or _readable_image(path)
     return (None, reason) if reason else (path, None)
 
 
@@ -128,11 +137,43 @@ def labelled_conversation(image: Path, label: str, labels: list[str], prompt: st
     return Conversation(image=image, turns=turns, row=row, label=label)
 
 
-def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        rows = list(reader)
-        return [c.strip().lower() for c in (reader.fieldnames or [])], rows
+def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]], list[int]]:
+    """(lowercased header, rows as dicts, each row's number as a spreadsheet shows it).
+
+    Blank lines count as rows (a spreadsheet shows them) and a quoted newline does not start one.
+    Cells are unescaped as classify escapes them against formula injection (llava_cli.output).
+    Raises UsageError for text that is not UTF-8 or not CSV, naming the row.
+    """
+    from llava_cli.output import unescape_cell
+
+    require_regular(path, "--data")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        row = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise UsageError(f"{path} row {row}: not UTF-8 text; save the file as UTF-8") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        records = list(reader)
+    except csv.Error as exc:
+        raise UsageError(f"{path} line {reader.line_num}: not valid CSV ({exc})") from None
+    if not records:
+        return [], [], []
+    columns = [c.strip().lower() for c in records[0]]
+    rows, numbers = [], []
+    for number, record in enumerate(records[1:], start=2):
+        if not any(cell.strip() for cell in record):
+            continue  # a blank row: nothing to train on, but it keeps the numbering
+        cells = [unescape_cell(cell) for cell in record] + [""] * (len(columns) - len(record))
+        rows.append({name: cell for name, cell in zip(columns, cells) if name})
+        numbers.append(number)
+    return columns, rows, numbers
+
+
+def require_regular(path: Path, flag: str) -> None:
+    """Raise UsageError unless `path` is a regular file (a FIFO would block reading forever)."""
+    if not path.is_file():
+        raise UsageError(f"{flag} {path}: " + ("not a regular file" if path.exists() else "no such file"))
 
 
 def _pick(columns: list[str], wanted: tuple[str, ...]) -> str | None:
@@ -147,21 +188,25 @@ def read_labelled_csv(
     Rows with a `frame` (video frames, as classify writes them) are decoded once into `frame_dir`
     as PNG files and trained on like images; without a `frame_dir` they are bad rows.
     """
-    columns, rows = _read_csv(path)
+    columns, rows, numbers = _read_csv(path)
     column = _pick(columns, PATH_COLUMNS)
     if column is None:
         raise UsageError(f"{path}: no path column; name one of {', '.join(PATH_COLUMNS)}")
-    rows = [{k.strip().lower(): (v or "") for k, v in row.items() if k} for row in rows]
-    fixed = list(labels) or sorted({r["label"].strip() for r in rows if r.get("label", "").strip()} - {UNSURE})
+    missing = lambda label: label.lower() in MISSING_LABELS and label not in labels  # noqa: E731
+    found = {r["label"].strip() for r in rows if r.get("label", "").strip()}
+    fixed = list(labels) or sorted(label for label in found if not missing(label) and label != UNSURE)
     out = Dataset(str(path), "labelled-csv", labels=fixed)
-    frames = _video_frames(rows, column, path.parent, image_folder, frame_dir)
-    for number, row in enumerate(rows, start=2):
+    frames = _video_frames(rows, numbers, column, path.parent, image_folder, frame_dir)
+    for number, row in zip(numbers, rows):
         label = row.get("label", "").strip()
         if label == UNSURE and UNSURE not in fixed:
             out.unsure += 1
             continue
         if not label:
             out.bad.append(BadRow(number, "empty label"))
+            continue
+        if missing(label):
+            out.bad.append(BadRow(number, f"label {label!r} is a missing value (an empty cell exported as {label}), not a class"))
             continue
         if label not in fixed:
             out.bad.append(BadRow(number, f"unknown label {label!r}; --labels is {','.join(fixed)}"))
@@ -180,15 +225,18 @@ def read_labelled_csv(
 
 
 def _video_frames(
-    rows: list[dict[str, str]], column: str, base: Path, image_folder: Path | None, frame_dir: Path | None
+    rows: list[dict[str, str]], numbers: list[int], column: str, base: Path, image_folder: Path | None,
+    frame_dir: Path | None,
 ) -> dict[int, tuple[Path | None, str | None]]:
-    """(PNG path, None) or (None, reason) for every video-frame row, each video decoded once."""
+    """(PNG path, None) or (None, reason) for every video-frame row, each video decoded once.
+
+    Videos are confined to --image-folder exactly like images (`locate`)."""
     from llava_cli.errors import InputError
     from llava_cli.media import extract_frames
 
     wanted: dict[str, dict[int, int]] = {}  # video -> {frame index: row number}
     out: dict[int, tuple[Path | None, str | None]] = {}
-    for number, row in enumerate(rows, start=2):
+    for number, row in zip(numbers, rows):
         frame = row.get("frame", "").strip()
         if not frame or frame_dir is None:
             continue
@@ -199,15 +247,13 @@ def _video_frames(
             continue
         wanted.setdefault(row.get(column, "").strip(), {})[index] = number
     for video, by_index in wanted.items():
-        raw = Path(video)
-        path = (image_folder / raw) if image_folder and not raw.is_absolute() else raw
-        path = path if path.exists() or path.is_absolute() else base / raw
-        try:
-            found = extract_frames(path, set(by_index), frame_dir)
-        except InputError as exc:
-            found, error = {}, str(exc)
-        else:
-            error = None
+        path, error = locate(video, base, image_folder, "video")
+        found = {}
+        if error is None:
+            try:
+                found = extract_frames(path, set(by_index), frame_dir)
+            except InputError as exc:
+                error = str(exc)
         for index, number in by_index.items():
             out[number] = (found[index], None) if index in found else (None, error or f"{video} has no frame {index}")
     return out
@@ -218,6 +264,7 @@ def read_class_folders(folder: Path, labels: list[str], prompt: str | None) -> D
     classes = sorted((d.name for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")), key=natural_key)
     fixed = list(labels) or classes
     out = Dataset(str(folder), "folders", labels=fixed)
+    root = folder.resolve()
     number = 0
     for name in classes:
         files = sorted((p for p in (folder / name).rglob("*") if p.is_file()), key=lambda p: natural_key(p.name))
@@ -225,6 +272,9 @@ def read_class_folders(folder: Path, labels: list[str], prompt: str | None) -> D
             if file.suffix.lower() not in IMAGE_EXTENSIONS:
                 continue
             number += 1
+            if not file.resolve().is_relative_to(root):  # a symlink (of the file or a folder) leading out
+                out.bad.append(BadRow(number, f"{file} links to {file.resolve()}, outside {folder}; copy the file in instead"))
+                continue
             if name not in fixed:
                 out.bad.append(BadRow(number, f"{file}: folder {name!r} is not one of --labels {','.join(fixed)}"))
                 continue
@@ -238,10 +288,10 @@ def read_class_folders(folder: Path, labels: list[str], prompt: str | None) -> D
 
 def read_captions(path: Path, image_folder: Path | None) -> Dataset:
     """Image-caption CSV for stage 1: the plain template, the caption is the answer."""
-    columns, rows = _read_csv(path)
+    columns, rows, numbers = _read_csv(path)
     column, caption_col = _pick(columns, PATH_COLUMNS), _pick(columns, CAPTION_COLUMNS)
     out = Dataset(str(path), "captions")
-    for number, row in enumerate(rows, start=2):
+    for number, row in zip(numbers, rows):
         row = {k.strip().lower(): (v or "") for k, v in row.items() if k}
         caption = row.get(caption_col, "").strip()
         if not caption:
@@ -255,9 +305,36 @@ def read_captions(path: Path, image_folder: Path | None) -> Dataset:
     return out
 
 
+def _turns_problem(messages: list) -> str | None:
+    """What makes a LLaVA `conversations` list untrainable, or None: every turn an object with a
+    known `from` and a text `value`; a system turn only first; then human and gpt turns taking
+    turns, human first (what chat templates accept and the answer masking assumes)."""
+    expected = "user"
+    for k, message in enumerate(messages):
+        if not isinstance(message, dict):
+            return f"turn {k + 1}: not an object with 'from' and 'value'"
+        role = ROLES.get(str(message.get("from", "")).lower())
+        if role is None:
+            return f"turn {k + 1}: 'from' must be human or gpt"
+        if not isinstance(message.get("value"), str):
+            return f"turn {k + 1}: 'value' must be text (got {type(message.get('value')).__name__})"
+        if role == "system":
+            if k:
+                return f"turn {k + 1}: a system turn may only come first"
+            continue
+        if role != expected:
+            started = any(ROLES.get(str(m.get("from", "")).lower()) != "system" for m in messages[:k])
+            return f"turn {k + 1}: " + ("human and gpt must take turns" if started else "the first turn must be human")
+        expected = "assistant" if role == "user" else "user"
+    return None
+
+
 def _llava_item(item, image_folder: Path | None, base: Path) -> tuple[Conversation | None, str | None, Path | None]:
     if not isinstance(item, dict) or not isinstance(item.get("conversations"), list):
         return None, "not an object with a 'conversations' list", None
+    problem = _turns_problem(item["conversations"])
+    if problem:
+        return None, problem, None
     turns = []
     has_tag = False
     for k, message in enumerate(item["conversations"]):
@@ -286,20 +363,37 @@ def _llava_item(item, image_folder: Path | None, base: Path) -> tuple[Conversati
 
 def read_llava_json(path: Path, image_folder: Path | None) -> Dataset:
     """LLaVA's instruction format: a JSON list (or JSON lines) of {id, image, conversations}."""
-    text = path.read_text(encoding="utf-8")
+    require_regular(path, "--data")
     try:
-        items = [json.loads(line) for line in text.splitlines() if line.strip()] if path.suffix == ".jsonl" else json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
-    if not isinstance(items, list):
-        raise UsageError(f"{path}: expected a JSON list of conversations")
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise UsageError(f"{path} line {line}: not UTF-8 text; save the file as UTF-8") from None
     out = Dataset(str(path), "llava-json")
-    for number, item in enumerate(items, start=1):
+    numbered: list[tuple[int, object]] = []  # (row number, item): JSON Lines rows are line numbers
+    if path.suffix.lower() == ".jsonl":
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                numbered.append((number, json.loads(line)))
+            except json.JSONDecodeError as exc:
+                out.bad.append(BadRow(number, f"not valid JSON ({exc.msg})"))
+    else:
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+        if not isinstance(items, list):
+            raise UsageError(f"{path}: expected a JSON list of conversations")
+        numbered = list(enumerate(items, start=1))
+    for number, item in numbered:
         conversation, reason, _ = _llava_item(item, image_folder, path.parent)
         if reason:
             out.bad.append(BadRow(number, reason))
         else:
             out.conversations.append(Conversation(conversation.image, conversation.turns, number))
+    out.bad.sort(key=lambda bad: bad.row)  # unparsable lines were found first
     return out
 
 
@@ -316,7 +410,7 @@ def read_data(
     if suffix in (".json", ".jsonl"):
         return read_llava_json(path, folder)
     if suffix == ".csv":
-        columns, _ = _read_csv(path)
+        columns, _, _ = _read_csv(path)
         if "label" in columns:
             return read_labelled_csv(path, labels, prompt, folder, Path(frame_dir) if frame_dir else None)
         if _pick(columns, CAPTION_COLUMNS):

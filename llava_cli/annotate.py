@@ -9,6 +9,7 @@ exit codes as classify (llava_cli.jobs), with the columns source, frame, timesta
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import asdict, dataclass, field
 
@@ -20,8 +21,9 @@ from .config import InputConfig, ModelConfig, OutputConfig, label_problems
 from .errors import UsageError
 from .generation import generate_batch, stop_token_ids
 from .inputs import find_inputs
-from .jobs import KEY_COLUMNS, BatchRun, check_resumable, frame_plan, run_info, run_job, sample_key
+from .jobs import KEY_COLUMNS, BatchRun, frame_plan, row_settings, run_info, run_job, sample_key
 from .model import LoadedModel, load_model
+from .ownership import OutputClaim, claim_output
 from .pipeline import Sample
 from .prompts import render, render_prompt, user_message
 
@@ -54,8 +56,8 @@ class AnnotateConfig:
             problems.append(f"--batch-size must be >= 1 (got {self.batch_size})")
         if self.max_new_tokens < 1:
             problems.append(f"--max-new-tokens must be >= 1 (got {self.max_new_tokens})")
-        if self.temperature < 0:
-            problems.append(f"--temperature must be >= 0 (got {self.temperature}); 0 is greedy")
+        if not (math.isfinite(self.temperature) and self.temperature >= 0):
+            problems.append(f"--temperature must be a number >= 0 (got {self.temperature}); 0 is greedy")
         if self.workers is not None and self.workers < 0:
             problems.append(f"--workers must be >= 0 (got {self.workers})")
         if problems:
@@ -181,7 +183,18 @@ def run_annotate(cfg: AnnotateConfig, *, loaded: LoadedModel | None = None) -> B
     """
     cfg.validate()
     items = find_inputs(cfg.inputs.paths, cfg.inputs.from_list)
-    check_resumable(cfg, cfg.question, cfg.labels)
+    schema = output_schema(bool(cfg.labels))
+    settings = row_settings(
+        "annotate",
+        cfg,
+        **{"--prompt": cfg.question, "--labels": cfg.labels, "--max-new-tokens": cfg.max_new_tokens,
+           "--temperature": cfg.temperature},
+    )
+    with claim_output(cfg.output, schema, settings, protected={"--from-list": cfg.inputs.from_list}) as claim:
+        return _annotate_into(claim, cfg, items, loaded)
+
+
+def _annotate_into(claim: OutputClaim, cfg: AnnotateConfig, items, loaded: LoadedModel | None) -> BatchRun:
     loaded = loaded or load_model(cfg.model)
     annotator = Annotator(loaded, cfg.question, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature)
 
@@ -195,10 +208,10 @@ def run_annotate(cfg: AnnotateConfig, *, loaded: LoadedModel | None = None) -> B
         return rows
 
     return run_job(
+        claim=claim,
         items=items,
         plan=frame_plan(cfg),
         output=cfg.output,
-        schema=output_schema(bool(cfg.labels)),
         info=annotate_info(cfg, loaded, annotator),
         prepare=annotator.encode,
         handle=handle,

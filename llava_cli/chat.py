@@ -13,6 +13,7 @@ new conversation, `clear` forgets the history but keeps the image.
 from __future__ import annotations
 
 import json
+import math
 import signal
 import threading
 import time
@@ -54,10 +55,10 @@ class ChatConfig:
         problems = self.model.problems()
         if not self.image:
             problems.append("no image: pass an image or video path")
-        if self.at is not None and self.at < 0:
-            problems.append(f"--at must be >= 0 seconds (got {self.at})")
-        if self.temperature < 0:
-            problems.append(f"--temperature must be >= 0 (got {self.temperature}); 0 is greedy")
+        if self.at is not None and not (math.isfinite(self.at) and self.at >= 0):
+            problems.append(f"--at must be a number of seconds >= 0 (got {self.at})")
+        if not (math.isfinite(self.temperature) and self.temperature >= 0):
+            problems.append(f"--temperature must be a number >= 0 (got {self.temperature}); 0 is greedy")
         if self.max_new_tokens < 1:
             problems.append(f"--max-new-tokens must be >= 1 (got {self.max_new_tokens})")
         if self.prompt is not None and not self.prompt.strip():
@@ -245,6 +246,8 @@ class ChatSession:
         suffix = path.suffix.lower()
         if suffix not in TRANSCRIPT_SUFFIXES:
             raise UsageError(f"/save {path}: use a .json or .md file name")
+        if path.exists() and not path.is_file():  # opening a FIFO for writing blocks until someone reads it
+            raise OutputError(f"/save {path}: not a regular file; name a .json or .md file")
         data = self.transcript()
         text = json.dumps(data, indent=2, ensure_ascii=False) + "\n" if suffix == ".json" else transcript_markdown(data)
         try:

@@ -14,19 +14,19 @@ import polars as pl
 import torch
 
 from .batching import PromptEncoder, collate, target_min_side
-from .config import ClassifyConfig, default_batch_size
+from .config import MULTI_LABEL_SEPARATOR, ClassifyConfig, default_batch_size
 from .dedup import ReferenceRows
 from .distributed import current_process_group
 from .inputs import find_inputs
-from .jobs import KEY_COLUMNS, BatchRun, check_resumable, frame_plan, run_job, sample_key
+from .jobs import KEY_COLUMNS, BatchRun, frame_plan, row_settings, run_job, sample_key
 from .jobs import run_info as base_run_info
 from .model import LoadedModel, load_model
+from .ownership import OutputClaim, claim_output
 from .pipeline import Sample
 from .prompts import AnswerTokens, answer_tokens, render, render_prompt, user_message
 from .scoring import LabelScorer
 
 UNSURE = "unsure"
-MULTI_LABEL_SEPARATOR = ";"
 
 
 def prob_column(label: str) -> str:
@@ -154,21 +154,46 @@ def run_info(cfg: ClassifyConfig, clf: Classifier | None, loaded: LoadedModel | 
     return info
 
 
+def classify_row_settings(cfg: ClassifyConfig) -> dict[str, Any]:
+    """The settings that change classify's rows (see llava_cli.jobs.row_settings)."""
+    return row_settings(
+        "classify",
+        cfg,
+        **{
+            "--prompt": render_prompt(cfg.prompt, cfg.labels),
+            "--labels": cfg.labels,
+            "--multi-label": cfg.multi_label,
+            "--threshold": cfg.threshold if cfg.multi_label else None,  # only multi-label rows use it
+            "--min-confidence": cfg.min_confidence,
+            "--calibrate": cfg.calibrate,
+            "--dedup": cfg.dedup,
+        },
+    )
+
+
 def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> ClassifyRun:
     """Classify every input of `cfg` into `cfg.output.out`, resuming a previous partial run.
 
-    Raises UsageError (bad settings, nothing found), ModelLoadError, OutputError. Unreadable
-    inputs do not raise: they become rows with `error` set (see ClassifyRun.exit_code).
+    Raises UsageError (bad settings, nothing found), ModelLoadError, OutputError (the output is
+    not this run's to write, or is in use). Everything about inputs and outputs is checked before
+    the model loads. Unreadable inputs do not raise: they become rows with `error` set (see
+    ClassifyRun.exit_code).
     """
     cfg.validate()
     items = find_inputs(cfg.inputs.paths, cfg.inputs.from_list)
-    check_resumable(cfg, render_prompt(cfg.prompt, cfg.labels), cfg.labels)
+    schema = output_schema(cfg.labels, dedup=cfg.dedup is not None)
+    with claim_output(
+        cfg.output, schema, classify_row_settings(cfg), protected={"--from-list": cfg.inputs.from_list}, segments=cfg.segments
+    ) as claim:
+        return _classify_into(claim, cfg, items, loaded)
+
+
+def _classify_into(claim: OutputClaim, cfg: ClassifyConfig, items, loaded: LoadedModel | None) -> ClassifyRun:
     loaded = loaded or load_model(cfg.model)
     if cfg.batch_size is None:
         cfg = replace(cfg, batch_size=default_batch_size(loaded.device))
     clf = Classifier(loaded, cfg.labels, cfg.prompt, calibrate=cfg.calibrate)
     labels = cfg.labels
-    schema = output_schema(labels, dedup=cfg.dedup is not None)
     references = ReferenceRows()
 
     def handle(batch: list[Sample]) -> list[dict]:
@@ -199,10 +224,10 @@ def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> C
         return rows
 
     run = run_job(
+        claim=claim,
         items=items,
         plan=frame_plan(cfg),
         output=cfg.output,
-        schema=schema,
         info=run_info(cfg, clf, loaded),
         prepare=clf.encode,
         handle=handle,
@@ -218,4 +243,5 @@ def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> C
 
         write_table(video_segments(read_rows(cfg.output.out), smooth=cfg.smooth), cfg.segments)
         segments_path = Path(cfg.segments)
-    return ClassifyRun(out=run.out, sidecar=run.sidecar, stats=run.stats, segments=segments_path)
+    return ClassifyRun(out=run.out, sidecar=run.sidecar, stats=run.stats, errors_in_output=run.errors_in_output,
+                       segments=segments_path)

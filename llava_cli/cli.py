@@ -88,6 +88,11 @@ def quiet_libraries() -> None:
     # Deprecation notices and optional-kernel notices are for library developers, not users.
     for category in (FutureWarning, DeprecationWarning):
         warnings.filterwarnings("ignore", category=category)
+    # Pillow warns about one input file at a time (DecompressionBombWarning for a large but
+    # allowed image, "Corrupt EXIF data", odd palettes). Each such file either decodes, and its
+    # row is right, or fails and becomes an error row that says why; a warning in between only
+    # garbles the progress bar. (Images past twice the bomb limit raise and become error rows.)
+    warnings.filterwarnings("ignore", module=r"PIL(\.|$)")
     logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
 

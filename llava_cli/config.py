@@ -6,6 +6,8 @@ at once with the flag that fixes it, so a user sees all mistakes in one go.
 
 from __future__ import annotations
 
+import csv
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -15,6 +17,7 @@ DEFAULT_MODEL = "llava-hf/llava-1.5-7b-hf"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 OUTPUT_SUFFIXES = (".csv", ".jsonl", ".parquet")
+MULTI_LABEL_SEPARATOR = ";"  # --multi-label joins labels with it in one cell
 
 
 @dataclass
@@ -60,11 +63,12 @@ class InputConfig:
         if not self.paths and not self.from_list:
             out.append("no inputs: pass image/video files, folders or globs, or --from-list FILE")
         if self.from_list and not Path(self.from_list).is_file():
-            out.append(f"--from-list {self.from_list}: no such file")
+            what = "not a regular file" if Path(self.from_list).exists() else "no such file"  # a FIFO would block
+            out.append(f"--from-list {self.from_list}: {what}")
         if self.fps is not None and self.every is not None:
             out.append("--fps and --every exclude each other: pick one way to sample video frames")
-        if self.fps is not None and not self.fps > 0:
-            out.append(f"--fps must be > 0 (got {self.fps})")
+        if self.fps is not None and not (math.isfinite(self.fps) and self.fps > 0):
+            out.append(f"--fps must be a number > 0 (got {self.fps})")
         if self.every is not None and self.every < 1:
             out.append(f"--every must be >= 1 frame (got {self.every})")
         if self.max_frames is not None and self.max_frames < 1:
@@ -81,7 +85,12 @@ class OutputConfig:
     quiet: bool = False
 
     def problems(self) -> list[str]:
-        suffix = Path(self.out).suffix.lower()
+        path = Path(self.out)
+        if path.is_dir():
+            return [f"--out {self.out} is a folder; name a file in it, e.g. --out {path / 'labels.csv'}"]
+        if path.exists() and not path.is_file():
+            return [f"--out {self.out} is not a regular file (a FIFO, socket or device); choose another --out"]
+        suffix = path.suffix.lower()
         if suffix not in OUTPUT_SUFFIXES:
             return [
                 f"--out {self.out}: unknown output extension {suffix or '(none)'!r}; "
@@ -97,10 +106,22 @@ def default_batch_size(device) -> int:
 
 
 def parse_labels(text: str | list[str] | None) -> list[str]:
-    """Split a comma-separated label list (or accept a list), trimming blanks."""
+    """Split a comma-separated label list (or accept a list), trimming blanks.
+
+    The list is read as one CSV line, so a label holding a comma is quoted: `"a,b",c` is the two
+    labels `a,b` and `c` (a doubled quote inside quotes is a quote). Raises UsageError for an
+    unclosed quote.
+    """
     if text is None:
         return []
-    items = text.split(",") if isinstance(text, str) else list(text)
+    if isinstance(text, str):
+        try:
+            rows = list(csv.reader([text], skipinitialspace=True, strict=True))
+        except csv.Error as exc:
+            raise UsageError(f"--labels {text!r}: {exc}; quote a label holding a comma as \"a,b\"") from None
+        items = rows[0] if rows else []
+    else:
+        items = list(text)
     return [item.strip() for item in items if item.strip()]
 
 
@@ -140,13 +161,18 @@ class ClassifyConfig:
         problems += self.model.problems() + self.inputs.problems() + self.output.problems()
         if self.batch_size is not None and self.batch_size < 1:
             problems.append(f"--batch-size must be >= 1 (got {self.batch_size})")
+        if self.multi_label and any(MULTI_LABEL_SEPARATOR in lab for lab in self.labels):
+            joined = ", ".join(lab for lab in self.labels if MULTI_LABEL_SEPARATOR in lab)
+            problems.append(f"--multi-label joins labels with ';', which {joined} contains: rename that label")
         if not 0.0 < self.threshold < 1.0:
             problems.append(f"--threshold must be between 0 and 1 (got {self.threshold})")
         if self.min_confidence is not None and not 0.0 <= self.min_confidence <= 1.0:
             problems.append(f"--min-confidence must be between 0 and 1 (got {self.min_confidence})")
         if self.smooth < 1:
             problems.append(f"--smooth must be >= 1 frame (got {self.smooth})")
-        if self.segments and Path(self.segments).suffix.lower() not in OUTPUT_SUFFIXES:
+        if self.segments and Path(self.segments).is_dir():
+            problems.append(f"--segments {self.segments} is a folder; name a file in it, e.g. {Path(self.segments) / 'segments.csv'}")
+        elif self.segments and Path(self.segments).suffix.lower() not in OUTPUT_SUFFIXES:
             problems.append(f"--segments {self.segments}: use a .csv, .jsonl or .parquet name")
         if self.dedup is not None and not 0.0 <= self.dedup <= 1.0:
             problems.append(f"--dedup must be between 0 and 1 (got {self.dedup})")

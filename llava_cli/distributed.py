@@ -10,16 +10,19 @@ a single process would have written, and removes the parts.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
 from .inputs import InputItem
 from .output import write_table
 
-PART_GLOB = ".part-*.jsonl"
+# A part file's name after `<out>` (matched exactly: an output name may itself hold `*` or `?`).
+PART_SUFFIX = re.compile(r"\.part-\d{5}-of-\d{5}\.jsonl")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class ProcessGroup:
     world_size: int = 1
     local_rank: int = 0
     barrier: Callable[[], None] = lambda: None
+    broadcast: Callable[[Any], Any] = lambda value: value  # the main process's value, in every process
 
     @property
     def is_main(self) -> bool:
@@ -56,7 +60,14 @@ def current_process_group() -> ProcessGroup:
         world_size=state.num_processes,
         local_rank=state.local_process_index,
         barrier=state.wait_for_everyone,
+        broadcast=_broadcast,
     )
+
+
+def _broadcast(value: Any) -> Any:
+    from accelerate.utils import broadcast_object_list
+
+    return broadcast_object_list([value], from_process=0)[0]
 
 
 def shard(items: list[InputItem], rank: int, world_size: int) -> list[InputItem]:
@@ -70,8 +81,14 @@ def part_path(out: str | Path, rank: int, world_size: int) -> Path:
 
 
 def existing_parts(out: str | Path) -> list[Path]:
+    """The part files of `out` left by launches of any process count, by exact name (never a glob)."""
     out = Path(out)
-    return sorted(out.parent.glob(out.name + PART_GLOB))
+    try:
+        names = os.listdir(out.parent if str(out.parent) else ".")
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    prefix = out.name
+    return sorted(out.with_name(n) for n in names if n.startswith(prefix) and PART_SUFFIX.fullmatch(n[len(prefix):]))
 
 
 def merge_parts(out: str | Path, items: list[InputItem], schema: dict[str, pl.DataType], previous: pl.DataFrame | None) -> int:
@@ -82,7 +99,10 @@ def merge_parts(out: str | Path, items: list[InputItem], schema: dict[str, pl.Da
     """
     frames = [previous] if previous is not None and len(previous) else []
     parts = existing_parts(out)
-    frames += [pl.read_ndjson(p, schema=schema) for p in parts if p.stat().st_size]
+    for part in parts:
+        if part.stat().st_size:
+            with part.open("rb") as fh:  # a file handle: polars would expand a path string as a glob
+                frames.append(pl.read_ndjson(fh, schema=schema))
     table = pl.concat(frames, how="vertical") if frames else pl.DataFrame(schema=schema)
     order = {item.source: index for index, item in enumerate(items)}
     table = (
@@ -94,9 +114,7 @@ def merge_parts(out: str | Path, items: list[InputItem], schema: dict[str, pl.Da
         .sort("__item", maintain_order=True)
         .drop("__item", "__frame")
     )
-    tmp = Path(out).with_name(Path(out).name + ".merging" + Path(out).suffix)
-    write_table(table, tmp)
-    os.replace(tmp, out)
+    write_table(table, out)  # atomic: a crash before the parts are removed only repeats keys, dropped next time
     for part in parts:
         part.unlink()
     return len(table)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import csv
 import glob
+import io
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,22 +37,38 @@ def natural_key(text: str) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
 
 
+def _is_media_entry(path: Path) -> bool:
+    """A media file name that is not a folder. Broken links, FIFOs and devices count: they become
+    error rows rather than vanish (they are never opened)."""
+    return path.suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS and not path.is_dir()
+
+
 def _media_in_folder(folder: Path) -> list[Path]:
-    wanted = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
-    found = [p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in wanted]
+    found = [p for p in folder.rglob("*") if _is_media_entry(p)]
     hidden = lambda p: any(part.startswith(".") for part in p.relative_to(folder).parts)  # noqa: E731
     return sorted((p for p in found if not hidden(p)), key=lambda p: natural_key(p.relative_to(folder).as_posix()))
 
 
 def read_list_file(list_file: str | Path) -> list[str]:
-    """Paths from a list file: one per line, or a CSV whose header has a path column.
+    """Paths from a list file: one per line exactly as written (blank lines skipped; a leading `#`
+    or space is part of the name), or a CSV whose header has a path column (quoted cells may hold
+    commas and newlines; cells escaped by classify against formula injection are unescaped).
 
     Relative paths are taken relative to the working directory when they exist there, else
-    relative to the list file's folder. Raises UsageError for a CSV without a path column.
+    relative to the list file's folder. Raises UsageError for a CSV without a path column, or a
+    file that is not UTF-8 text.
     """
+    from .output import unescape_cell
+
     list_file = Path(list_file)
-    text = list_file.read_text(encoding="utf-8-sig")
-    lines = [line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not list_file.is_file():  # a FIFO would block reading forever
+        raise UsageError(f"--from-list {list_file}: " + ("not a regular file" if list_file.exists() else "no such file"))
+    try:
+        text = list_file.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = list_file.read_bytes()[: exc.start].count(b"\n") + 1
+        raise UsageError(f"--from-list {list_file} line {line}: not UTF-8 text; save the list as UTF-8") from None
+    lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         return []
     first = [cell.strip().lower() for cell in next(csv.reader([lines[0]]))]
@@ -60,11 +78,16 @@ def read_list_file(list_file: str | Path) -> list[str]:
             raise UsageError(
                 f"--from-list {list_file}: CSV header has no path column; name one of {', '.join(LIST_PATH_COLUMNS)}"
             )
-        reader = csv.DictReader(lines)
-        reader.fieldnames = [f.strip().lower() for f in reader.fieldnames or []]
-        raw = [row[column].strip() for row in reader if row.get(column, "").strip()]
+        reader = csv.reader(io.StringIO(text, newline=""))
+        try:
+            records = list(reader)
+        except csv.Error as exc:
+            raise UsageError(f"--from-list {list_file} line {reader.line_num}: not valid CSV ({exc})") from None
+        header = [cell.strip().lower() for cell in records[0]]
+        at = header.index(column)
+        raw = [unescape_cell(r[at]) for r in records[1:] if len(r) > at and r[at].strip()]
     else:
-        raw = [line.strip() for line in lines]
+        raw = [line for line in text.splitlines() if line.strip()]
     resolved = []
     for entry in raw:
         path = Path(entry).expanduser()
@@ -87,7 +110,7 @@ def find_inputs(paths: list[str], from_list: str | None = None) -> list[InputIte
 
     def add(path: Path | str) -> None:
         source = str(path)
-        key = str(Path(source).resolve()) if Path(source).exists() else source
+        key = os.path.realpath(source)  # one file named two ways (a.jpg, /abs/a.jpg, via a link) is one input
         if key in seen:
             return
         seen.add(key)
@@ -98,11 +121,11 @@ def find_inputs(paths: list[str], from_list: str | None = None) -> list[InputIte
         if path.is_dir():
             for media in _media_in_folder(path):
                 add(media)
-        elif path.is_file():
-            add(path)
+        elif os.path.lexists(path):
+            add(path)  # a file (even one named like a pattern), a broken link or a FIFO: the last two become error rows
         elif glob.has_magic(arg):
             matches = sorted(glob.glob(arg, recursive=True), key=natural_key)
-            media = [m for m in matches if Path(m).is_file() and Path(m).suffix.lower() in IMAGE_EXTENSIONS | VIDEO_EXTENSIONS]
+            media = [m for m in matches if _is_media_entry(Path(m))]
             for m in media:
                 add(m)
             if not media:

@@ -1,14 +1,16 @@
 """The shape every batch command shares (classify, annotate): one row per image or sampled frame.
 
-A command supplies its columns, a `prepare` (model inputs for one image, run in the decode
-workers) and a `handle` (rows for a batch of prepared samples); `run_job` does the rest the same
-way for all of them: resumable RowWriter, sidecar written at the start and the end, progress bar,
-error rows in input order, one process or many under `accelerate launch`, and a result whose exit
-code says whether some inputs failed.
+A command supplies its columns, its row settings, a `prepare` (model inputs for one image, run in
+the decode workers) and a `handle` (rows for a batch of prepared samples). It claims its output
+first (llava_cli.ownership: lock, proof that the file is its own, before the model loads); then
+`run_job` does the rest the same way for all of them: resume (skip rows written, redo error rows),
+sidecar written at the start and the end, progress bar, error rows in input order, one process or
+many under `accelerate launch`, and a result whose exit code says whether the output holds error rows.
 """
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 import time
@@ -21,15 +23,20 @@ import polars as pl
 
 from . import __version__
 from .config import OutputConfig
-from .errors import EXIT_OK, EXIT_PARTIAL, OutputError
+from .distributed import ProcessGroup, current_process_group, merge_parts, part_path, shard
+from .errors import EXIT_OK, EXIT_PARTIAL
 from .inputs import InputItem
 from .media import FramePlan
-from .distributed import current_process_group, existing_parts, merge_parts, part_path, shard
-from .output import RowWriter, keys_of, load_rows, read_rows, read_sidecar, sidecar_path, write_sidecar
+from .output import RowWriter, finish_parquet, partial_path, read_rows, read_typed, sidecar_path, write_sidecar
+from .ownership import OutputClaim, ResumePlan
 from .pipeline import RunStats, Sample, estimate_rows, iter_samples, progress_bar, run_batches
 
 # The columns that identify a row, first in every batch command's output.
 KEY_COLUMNS: dict[str, pl.DataType] = {"source": pl.String, "frame": pl.Int64, "timestamp_s": pl.Float64}
+
+# Settings that change rows but live in config fields not every version has (the image fit and
+# the system prompt): part of the row settings whenever the config carries them.
+OPTIONAL_ROW_SETTINGS = ("image_fit", "system")
 
 
 @dataclass
@@ -39,10 +46,11 @@ class BatchRun:
     out: Path
     sidecar: Path
     stats: RunStats
+    errors_in_output: int = 0  # error rows in the whole file, this run's and earlier ones'
 
     @property
     def exit_code(self) -> int:
-        return EXIT_PARTIAL if self.stats.errors else EXIT_OK
+        return EXIT_PARTIAL if self.errors_in_output or self.stats.errors else EXIT_OK
 
     def rows(self) -> pl.DataFrame:
         """The whole output file. Raises OutputError if it cannot be read."""
@@ -66,23 +74,39 @@ def error_row(sample: Sample) -> dict[str, Any]:
     return {**sample_key(sample), "error": sample.error}
 
 
-def check_resumable(cfg, prompt: str, labels: list[str]) -> None:
-    """Refuse to append to `cfg.output.out` when its sidecar records another model, adapter, prompt
-    or label set than `cfg` (a config with `model: ModelConfig` and `output: OutputConfig`).
+def normalized_model(name: str | None) -> str | None:
+    """A model or adapter as compared between runs: a local folder as its resolved path (`dir/`,
+    `./dir` and `/abs/dir` are one checkpoint), a hub id as given without a trailing slash."""
+    if not name:
+        return name
+    path = Path(name).expanduser()
+    return str(path.resolve()) if path.exists() else name.rstrip("/")
 
-    Raises OutputError naming what changed, unless --overwrite or there is nothing to resume.
+
+def row_settings(command: str, cfg, **settings: Any) -> dict[str, Any]:
+    """Every setting that changes the rows of a batch command, keyed by the flag that sets it.
+
+    An output is resumed only by a run whose row settings equal the ones in its sidecar. `cfg`
+    has `model: ModelConfig` and `inputs: InputConfig`; `settings` are the command's own (prompt,
+    labels, ...). Device, dtype, batch size and workers are left out: they do not change what a
+    row says, and a run may well be resumed on another machine.
     """
-    output: OutputConfig = cfg.output
-    current = {"model": cfg.model.model, "adapter": cfg.model.adapter, "prompt": prompt, "labels": labels}
-    previous = read_sidecar(output.out)
-    if output.overwrite or previous is None or not Path(output.out).exists():
-        return
-    changed = [k for k, v in current.items() if previous.get(k) != v]
-    if changed:
-        raise OutputError(
-            f"{output.out} was made with another {', '.join(changed)}; "
-            "pass --overwrite to replace it, or choose another --out"
-        )
+    plan = frame_plan(cfg)
+    out: dict[str, Any] = {
+        "command": command,
+        "--model": normalized_model(cfg.model.model),
+        "--adapter": normalized_model(cfg.model.adapter),
+        "--revision": cfg.model.revision,
+        "--fps": plan.fps,
+        "--every": plan.every,
+        "--max-frames": plan.max_frames,
+        **settings,
+    }
+    for name in OPTIONAL_ROW_SETTINGS:
+        for owner in (cfg, cfg.model):
+            if hasattr(owner, name):
+                out["--" + name.replace("_", "-")] = getattr(owner, name)
+    return out
 
 
 def run_info(command: str, cfg, loaded=None, **fields: Any) -> dict[str, Any]:
@@ -131,18 +155,19 @@ def _run_into(
         return run_batches(samples, batch_size, handle, error_row, writer, bar)
 
 
-def _finish(out: str | Path, info: dict[str, Any], stats: RunStats, **extra: Any) -> Path:
+def _finish(out: str | Path, info: dict[str, Any], stats: RunStats, errors_in_output: int, **extra: Any) -> Path:
     info.update(status="finished", finished=now(), rows_written=stats.written, error_rows=stats.errors,
-                rows_resumed=stats.resumed, rows_deduplicated=stats.duplicates, seconds=round(stats.seconds, 3), **extra)
+                error_rows_in_output=errors_in_output, rows_resumed=stats.resumed,
+                rows_deduplicated=stats.duplicates, seconds=round(stats.seconds, 3), **extra)
     return write_sidecar(out, info)
 
 
 def run_job(
     *,
+    claim: OutputClaim,
     items: list[InputItem],
     plan: FramePlan,
     output: OutputConfig,
-    schema: dict[str, pl.DataType],
     info: dict[str, Any],
     prepare: Callable,
     handle: Callable[[list[Sample]], list[dict]],
@@ -151,47 +176,86 @@ def run_job(
     min_side: int | None = None,
     dedup: float | None = None,
 ) -> BatchRun:
-    """Run `handle` over every input not already in `output.out`; write rows, sidecar and progress.
+    """Run `handle` over every input not already in the claimed output; write rows, sidecar, progress.
 
-    Under `accelerate launch` with several processes, each takes a round-robin share of the inputs
-    into its own part file and the main process merges them (llava_cli.distributed); the main
-    process's result then counts the error rows of the whole merged output.
+    Rows already there for these inputs are skipped; their error rows are removed first and
+    the inputs tried again. Under `accelerate launch` with several processes, each takes a
+    round-robin share of the inputs into its own part file and the main process merges them
+    (llava_cli.distributed); every process's result then counts the whole merged output.
 
-    Raises OutputError when the output cannot be written or resumed; unreadable inputs become
-    error rows instead (see BatchRun.exit_code).
+    Raises OutputError when the output cannot be written; unreadable inputs become error rows
+    instead (see BatchRun.exit_code).
     """
     group = current_process_group()
-    info = dict(info, started=now(), status="running")
+    info = dict(info, started=now(), status="running", row_settings=claim.settings)
+    if claim.segments is not None:
+        info["segments"] = os.path.realpath(claim.segments)
     run = dict(plan=plan, prepare=prepare, handle=handle, batch_size=batch_size, workers=workers, min_side=min_side,
                dedup=dedup)
     if not group.distributed:
-        with RowWriter(output.out, schema, overwrite=output.overwrite) as writer:
-            write_sidecar(output.out, info)
-            stats = _run_into(writer, items, writer.done_keys, show_progress=not output.quiet, **run)
-        return BatchRun(out=Path(output.out), sidecar=_finish(output.out, info, stats), stats=stats)
+        return _run_one(claim, items, info, not output.quiet, run)
+    return _run_launch(claim, items, info, not output.quiet, group, run)
 
-    out = Path(output.out)
-    if group.is_main and output.overwrite:
-        for stale in [out, sidecar_path(out), *existing_parts(out)]:
-            stale.unlink(missing_ok=True)
-    group.barrier()
-    previous = load_rows(out, schema) if out.exists() else None
-    done = keys_of(previous) if previous is not None else set()
-    # Parts of an earlier launch with another process count: nobody writes them now.
-    for part in existing_parts(out):
-        if not part.name.endswith(f"-of-{group.world_size:05d}.jsonl"):
-            done |= keys_of(load_rows(part, schema))
+
+def _run_one(claim: OutputClaim, items: list[InputItem], info: dict[str, Any], show_progress: bool, run: dict) -> BatchRun:
+    resume = None if claim.overwrite else claim.resume_plan(items, include_parts=False)
+    claim.prepare(resume)
+    resume = resume or ResumePlan()
+    # The sidecar comes before the first row: a data file never exists without its proof.
+    write_sidecar(claim.out, dict(info, cwd=claim.base))
+    with RowWriter(claim.rows_path, claim.schema, done_keys=resume.skip) as writer:
+        stats = _run_into(writer, items, resume.skip, show_progress=show_progress, **run)
+    if claim.format == "parquet":
+        in_output = int(finish_parquet(claim.out, claim.schema, resume.retry)["error"].is_not_null().sum())
+    else:
+        in_output = resume.kept_errors + stats.errors
+    sidecar = _finish(claim.out, dict(info, cwd=claim.base), stats, in_output)
+    return BatchRun(out=claim.out, sidecar=sidecar, stats=stats, errors_in_output=in_output)
+
+
+def _run_launch(
+    claim: OutputClaim, items: list[InputItem], info: dict[str, Any], show_progress: bool, group: ProcessGroup, run: dict
+) -> BatchRun:
+    out, schema = claim.out, claim.schema
+    previous: pl.DataFrame | None = None
+    skip: set | None = None
     if group.is_main:
-        write_sidecar(out, dict(info, processes=group.world_size))
-    with RowWriter(part_path(out, group.rank, group.world_size), schema) as writer:
+        resume = None if claim.overwrite else claim.resume_plan(items, include_parts=True)
+        claim.prepare(resume)
+        resume = resume or ResumePlan()
+        previous = _previous_rows(claim, resume)
+        skip = resume.skip
+        write_sidecar(out, dict(info, cwd=claim.base, processes=group.world_size))
+    skip = group.broadcast(skip)
+    with RowWriter(part_path(out, group.rank, group.world_size), schema, done_keys=skip) as writer:
         mine = shard(items, group.rank, group.world_size)
-        stats = _run_into(writer, mine, done | writer.done_keys, show_progress=group.is_main and not output.quiet, **run)
+        stats = _run_into(writer, mine, skip, show_progress=group.is_main and show_progress, **run)
     group.barrier()
+    in_output = None
     if group.is_main:
         merged_rows = merge_parts(out, items, schema, previous)
+        partial_path(out).unlink(missing_ok=True)  # a single-process Parquet run's rows, now merged
         # The main process reports for the whole launch: rows added by every process, all errors.
         stats.written = merged_rows - (len(previous) if previous is not None else 0)
-        stats.errors = int(load_rows(out, schema)["error"].is_not_null().sum())
-        _finish(out, info, stats, processes=group.world_size, rows_in_output=merged_rows)
-    group.barrier()
-    return BatchRun(out=out, sidecar=sidecar_path(out), stats=stats)
+        in_output = int(read_typed(out, schema)["error"].is_not_null().sum())
+        stats.errors = in_output
+        _finish(out, dict(info, cwd=claim.base), stats, in_output, processes=group.world_size, rows_in_output=merged_rows)
+    in_output = group.broadcast(in_output)
+    return BatchRun(out=out, sidecar=sidecar_path(out), stats=stats, errors_in_output=in_output)
+
+
+def _previous_rows(claim: OutputClaim, resume: ResumePlan) -> pl.DataFrame | None:
+    """The rows of the output (and of a Parquet output's partial file) that a launch keeps: all but
+    the error rows it redoes."""
+    frames = [
+        read_typed(scan.path, claim.schema, None if scan.path == claim.out else "jsonl")
+        for scan in claim.scans
+        if scan.path in (claim.out, partial_path(claim.out)) and scan.rows
+    ]
+    if not frames:
+        return None
+    table = pl.concat(frames)
+    if resume.retry:
+        keys = list(zip(table["source"].to_list(), table["frame"].fill_null(-1).to_list()))
+        table = table.filter(pl.Series([key not in resume.retry for key in keys], dtype=pl.Boolean))
+    return table

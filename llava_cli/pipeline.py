@@ -21,7 +21,7 @@ from typing import Any
 from .dedup import FrameDeduper
 from .errors import InputError
 from .inputs import InputItem
-from .media import FramePlan, iter_video_frames, load_image, shrink
+from .media import FramePlan, is_regular_file, iter_video_frames, load_image, shrink
 from .output import Key, RowWriter, row_key
 
 
@@ -164,7 +164,7 @@ def estimate_rows(items: list[InputItem], plan: FramePlan) -> int:
 
     total = 0
     for item in items:
-        if item.kind == "image":
+        if item.kind == "image" or not is_regular_file(item.source):  # never open a FIFO: it blocks
             total += 1
             continue
         cap = cv2.VideoCapture(item.source)

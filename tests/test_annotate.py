@@ -91,7 +91,7 @@ def test_resume_after_a_partial_file(tiny_loaded, tiny_model_dir, tmp_path):
     assert (run.stats.resumed, run.stats.written) == (2, 3)
     assert run.rows().equals(full)
 
-    with pytest.raises(OutputError, match="another prompt"):
+    with pytest.raises(OutputError, match="another --prompt"):
         run_annotate(config(tiny_model_dir, pics, out, prompt="Another question?"), loaded=tiny_loaded)
 
 

@@ -8,7 +8,7 @@ from PIL import Image
 
 from llava_cli.errors import InputError
 from llava_cli.inputs import find_inputs, natural_key
-from llava_cli.media import FramePlan, load_image
+from llava_cli.media import FramePicker, FramePlan, load_image
 
 
 def test_exif_orientation_is_applied(tmp_path):
@@ -63,7 +63,24 @@ def test_natural_order_and_hidden_files(tmp_path):
     assert natural_key("a2") < natural_key("a10")
 
 
+def picked(plan, times, average_fps):
+    """Indices FramePicker keeps from frames shown at `times`."""
+    picker, kept, previous = FramePicker(plan, average_fps), [], None
+    for index, t in enumerate(times):
+        if picker.done:
+            break
+        if picker.wants(index, t, previous):
+            kept.append(index)
+        previous = t
+    return kept
+
+
 def test_frame_plan():
-    assert list(FramePlan(fps=1.0, max_frames=3).wanted_indices(30.0)) == [0, 30, 60]
-    assert list(FramePlan(fps=None, every=4, max_frames=3).wanted_indices(30.0)) == [0, 4, 8]
-    assert list(FramePlan(fps=50.0, max_frames=3).wanted_indices(25.0)) == [0, 1, 2]
+    cfr30 = [i / 30 for i in range(100)]
+    assert picked(FramePlan(fps=1.0, max_frames=3), cfr30, 30.0) == [0, 30, 60]
+    assert picked(FramePlan(fps=1.0, max_frames=3), [t - 1e-5 * (i > 0) for i, t in enumerate(cfr30)], 30.0) == [0, 30, 60]
+    assert picked(FramePlan(fps=1.0, max_frames=3), [i * 1001 / 30000 for i in range(100)], 29.97) == [0, 30, 60]
+    assert picked(FramePlan(fps=None, every=4, max_frames=3), cfr30, 30.0) == [0, 4, 8]
+    assert picked(FramePlan(fps=50.0, max_frames=3), [i / 25 for i in range(10)], 25.0) == [0, 1, 2]
+    assert picked(FramePlan(fps=3.0), [i / 10 for i in range(11)], 10.0) == [0, 3, 7, 10]
+    assert picked(FramePlan(fps=None, at=1.0, max_frames=1), cfr30, 30.0) == [30]

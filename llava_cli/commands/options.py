@@ -79,8 +79,13 @@ def read_prompt(prompt: str | None, prompt_file: Path | None) -> str | None:
         raise UsageError("--prompt and --prompt-file exclude each other: pick one")
     if prompt_file is None:
         return prompt
+    if prompt_file.exists() and not prompt_file.is_file():  # a FIFO would block reading forever
+        raise UsageError(f"--prompt-file {prompt_file}: not a regular file")
     try:
         return prompt_file.read_text(encoding="utf-8").strip()
+    except UnicodeDecodeError as exc:
+        line = prompt_file.read_bytes()[: exc.start].count(b"\n") + 1
+        raise UsageError(f"--prompt-file {prompt_file} line {line}: not UTF-8 text; save it as UTF-8") from None
     except OSError as exc:
         raise UsageError(f"--prompt-file {prompt_file}: cannot read ({exc.strerror})") from exc
 
@@ -100,8 +105,10 @@ def echo_run_summary(result, extra: str = "") -> None:
         return
     by = f" from {group.world_size} processes" if group.distributed else ""
     s = result.stats
+    # The file's own count too: error rows of inputs this run was not given stay in it.
+    in_file = f", {result.errors_in_output} in the file" if result.errors_in_output != s.errors else ""
     typer.echo(
-        f"wrote {s.written} rows{by} to {result.out} ({s.errors} errors, {s.resumed} already there) "
+        f"wrote {s.written} rows{by} to {result.out} ({s.errors} errors{in_file}, {s.resumed} already there) "
         f"in {s.seconds:.1f}s, {s.rows_per_s:.2f} rows/s; run info in {result.sidecar}" + extra,
         err=True,
     )

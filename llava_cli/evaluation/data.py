@@ -33,7 +33,7 @@ import polars as pl
 
 from ..errors import LlavaCliError, OutputError
 from ..media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from ..output import read_rows, read_sidecar
+from ..output import read_rows, read_sidecar, require_regular_file, unescape_strings
 
 SEPARATOR = ";"
 UNSURE = "unsure"
@@ -157,13 +157,16 @@ def load_truth_table(path: str | Path, label_column: str = "label") -> Truth:
     """Read a truth table. Raises OutputError if unreadable or without the needed columns."""
     path = Path(path)
     if path.suffix.lower() == ".csv":
-        # every column as text: labels like "1" or frames with blanks must not change type
+        require_regular_file(path, "--truth")
+        # every column as text: labels like "1" or frames with blanks must not change type; read
+        # from a handle (a path string would be expanded as a glob), cells unescaped like classify's
         try:
-            df = pl.read_csv(path, infer_schema_length=0)
+            with path.open("rb") as fh:
+                df = unescape_strings(pl.read_csv(fh, infer_schema_length=0))
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise OutputError(f"--truth {path}: cannot read ({str(exc).splitlines()[0]})") from exc
     else:
-        df = read_rows(path)
+        df = read_rows(path, "--truth")
     src = _first(df.columns, SOURCE_COLUMNS)
     problems = []
     if src is None:
