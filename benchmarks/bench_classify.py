@@ -47,6 +47,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", default=None, help="classify batch size(s), comma-separated (default: the library's)")
     p.add_argument("--workers", type=int, default=None, help="decode workers (default: the library's)")
     p.add_argument("--dtype", default="auto", help="auto | bfloat16 | float16 | float32")
+    p.add_argument("--fast-decode", action="store_true", help="classify --fast-decode (approximate decoding)")
+    p.add_argument("--image-fit", choices=["pad", "crop"], default=None, help="classify --image-fit (default: the library's)")
     p.add_argument("--device", default="auto")
     p.add_argument("--image-size", default="1280x720", help="WxH of the JPEG files")
     p.add_argument("--dedup", type=float, default=0.01, help="--dedup threshold for the static-clip test")
@@ -64,12 +66,13 @@ def classify_config(args, checkpoint: Path, paths: list[Path], out: Path, batch_
 
     return ClassifyConfig(
         labels=LABELS,
-        model=ModelConfig(model=str(checkpoint), device=args.device, dtype=args.dtype),
+        model=ModelConfig(model=str(checkpoint), device=args.device, dtype=args.dtype, image_fit=args.image_fit),
         inputs=InputConfig(paths=[str(p) for p in paths], every=extra.pop("every", None)),
         output=OutputConfig(out=str(out), overwrite=True, quiet=True),
         prompt=PROMPT,
         batch_size=batch_size,
         workers=args.workers,
+        fast_decode=args.fast_decode,
         **extra,
     )
 
@@ -78,7 +81,7 @@ def load(args, checkpoint: Path):
     from llava_cli.config import ModelConfig
     from llava_cli.model import LoadedModel, load_model, load_processor, resolve_device, resolve_dtype
 
-    cfg = ModelConfig(model=str(checkpoint), device=args.device, dtype=args.dtype)
+    cfg = ModelConfig(model=str(checkpoint), device=args.device, dtype=args.dtype, image_fit=args.image_fit)
     if args.shape != "llava-1.5-7b":
         return load_model(cfg)
     device = resolve_device(args.device)
@@ -104,12 +107,14 @@ def time_classify(args, loaded, checkpoint, paths, work: Path, batch_size: int, 
     }
 
 
-def time_split(clf, paths, batch_size: int, device) -> dict:
-    """Single-threaded decode+preprocess per image, and model time per image on prepared batches."""
+def time_split(clf, paths, batch_size: int, device, fast_decode: bool) -> dict:
+    """Single-threaded decode+preprocess per image (as the run does it), and model time per image
+    on prepared batches."""
     from llava_cli.media import load_image, shrink
 
+    min_side = clf.min_side if fast_decode else None
     start = time.perf_counter()
-    feats = [clf.encode(shrink(load_image(p, min_side=clf.min_side), clf.min_side)) for p in paths]
+    feats = [clf.encode(shrink(load_image(p, min_side=min_side), min_side)) for p in paths]
     prep = (time.perf_counter() - start) / len(paths)
     clf.log_likelihoods(feats[:batch_size])  # warm-up at this batch shape
     start = time.perf_counter()
@@ -162,7 +167,7 @@ def run(args) -> dict:
     from llava_cli.config import default_batch_size
     from llava_cli.pipeline import default_workers
 
-    report: dict = {"shape": args.shape, "load_average_start": os.getloadavg(), "cpu_count": os.cpu_count(),
+    report: dict = {"shape": args.shape, "image_size": args.image_size, "load_average_start": os.getloadavg(), "cpu_count": os.cpu_count(),
                     "torch_threads": torch.get_num_threads(), "torch": torch.__version__}
     with tempfile.TemporaryDirectory(prefix="llava-bench-") as tmp:
         work = Path(tmp)
@@ -172,7 +177,10 @@ def run(args) -> dict:
         report["model_build_s"] = time.perf_counter() - t0
         device, dtype = loaded.device, loaded.dtype
         batch_sizes = [int(b) for b in args.batch_size.split(",")] if args.batch_size else [default_batch_size(device)]
+        from llava_cli.preprocess import image_fit
+
         report.update(device=str(device), dtype=str(dtype).replace("torch.", ""),
+                      image_fit=image_fit(loaded.processor), fast_decode=args.fast_decode,
                       decode_workers=args.workers if args.workers is not None else default_workers(),
                       gpu=torch.cuda.get_device_name(device) if device.type == "cuda" else None)
         report["params"] = bench_model.parameter_counts(loaded.model)
@@ -196,7 +204,9 @@ def run(args) -> dict:
         report["classify_runs"] = runs
         best = max((r for r in runs if r["images"] == n_images), key=lambda r: r["images_per_s"])
         report["classify"] = best
-        report["time_split"] = time_split(clf, paths[: min(n_images, 4 * best["batch_size"])], best["batch_size"], device)
+        report["time_split"] = time_split(
+            clf, paths[: min(n_images, 4 * best["batch_size"])], best["batch_size"], device, args.fast_decode
+        )
         report["time_split"]["end_to_end_ms_per_image"] = 1e3 / best["images_per_s"]
 
         new_tokens = max(len(a.ids) for a in clf.answers)
@@ -241,6 +251,8 @@ def print_report(r: dict) -> None:
     print(f"\n== llava-cli classify benchmark: shape {r['shape']}, device {r['device']}"
           + (f" ({r['gpu']})" if r["gpu"] else f" ({r['cpu_count']} cores, {r['torch_threads']} torch threads)")
           + f", torch {r['torch']}")
+    print(f"images: {r['image_size']} JPEG, fit {r['image_fit']}, decoding "
+          + ("--fast-decode (approximate)" if r["fast_decode"] else "full (exact)"))
     print(f"model: LLM {r['params']['llm_m']:.1f}M + ViT {r['params']['vit_m']:.1f}M params; prefix {r['prefix_tokens']} "
           f"tokens; labels {LABELS} -> tokens {r['label_tokens']}")
     print(f"FLOPs/image: {g['total']:.1f} GFLOP (ViT+proj {g['vit']:.2f}, ViT attn {g['vit_attention']:.2f}, "

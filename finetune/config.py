@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
-from llava_cli.config import DEVICES, DTYPES, label_problems
+from llava_cli.config import DEVICES, DTYPES, image_fit_problems, label_problems, system_problems
 from llava_cli.errors import UsageError
 
 from .stages import STAGES
@@ -35,6 +35,8 @@ class FinetuneConfig:
     val_split: float = 0.0
     labels: list[str] = field(default_factory=list)  # fixes the label set and its order
     prompt: str | None = None  # as in classify; None: classify's default prompt
+    system: str | None = None  # as classify's --system: a system message before the prompt (labelled data)
+    image_fit: str | None = None  # as classify's --image-fit (pad/crop); None: pad where the processor crops
     epochs: float = 1.0
     max_steps: int = -1
     lr: float = 2e-4
@@ -103,6 +105,7 @@ class FinetuneConfig:
             p += label_problems(self.labels)
         if self.prompt is not None and not self.prompt.strip():
             p.append("--prompt is empty: leave it out for classify's default, or write one")
+        p += system_problems(self.system) + image_fit_problems(self.image_fit)
         if not self.epochs > 0 and self.max_steps <= 0:
             p.append(f"--epochs must be > 0 (got {self.epochs}), or set --max-steps")
         for name, flag in (("lr", "--lr"), ("projector_lr", "--projector-lr")):

@@ -13,7 +13,7 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -22,7 +22,10 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
 from llava_cli import __version__
 from llava_cli.config import ModelConfig
-from llava_cli.model import LoadedModel, load_model, resolve_device
+from llava_cli.errors import UsageError
+from llava_cli.model import LoadedModel, fitted_processor, load_model, resolve_device
+from llava_cli.preprocess import image_fit
+from llava_cli.prompts import check_system_supported
 
 from .collate import ConversationDataset, ConversationEncoder, PadCollator
 from .config import FinetuneConfig, accumulation_steps, save_resolved
@@ -69,10 +72,27 @@ def prepare_data(cfg: FinetuneConfig) -> tuple[Dataset, list[Conversation], list
     return data, train, val
 
 
-def load_base(cfg: FinetuneConfig):
-    """(model, processor, device) for the stage: a LLaVA checkpoint, or one composed from parts.
+def with_system_turn(system: str | None, conversations: list[Conversation], source: str) -> list[Conversation]:
+    """Labelled conversations with --system before the prompt, as classify --system asks them.
 
-    Raises ModelLoadError.
+    Raises UsageError for other data: LLaVA JSON rows carry their own system turns ("from":
+    "system"), and stage 1 captions use the plain format, which has no system message.
+    """
+    from .data import Turn
+
+    if not system:
+        return conversations
+    if any(c.label is None for c in conversations):
+        raise UsageError(
+            f"--system applies to labelled data (a labelled CSV or a folder per class); {source} is not: "
+            'give its conversations a {"from": "system"} turn instead'
+        )
+    return [replace(c, turns=(Turn("system", system), *c.turns)) for c in conversations]
+
+
+def load_base(cfg: FinetuneConfig):
+    """(model, processor, device) for the stage: a LLaVA checkpoint, or one composed from parts,
+    its processor set up for --image-fit. Raises ModelLoadError.
     """
     if cfg.composing:
         from .compose import compose_llava
@@ -80,10 +100,12 @@ def load_base(cfg: FinetuneConfig):
         model, processor = compose_llava(cfg.vision_tower, cfg.language_model, seed=cfg.seed)
         device = resolve_device(cfg.device)
         processor.tokenizer.padding_side = "left"
-        return model.to(device), processor, device
+        return model.to(device), fitted_processor(processor, cfg.image_fit), device
     plan = cfg.plan
     loaded = load_model(
-        ModelConfig(model=cfg.model, device=cfg.device, dtype=cfg.dtype, load_in_4bit=plan.load_in_4bit),
+        ModelConfig(
+            model=cfg.model, device=cfg.device, dtype=cfg.dtype, load_in_4bit=plan.load_in_4bit, image_fit=cfg.image_fit
+        ),
         for_training=True,
     )
     model = loaded.model
@@ -106,10 +128,14 @@ def preflight(encoder: ConversationEncoder, train: list[Conversation]) -> None:
 class LabelAccuracy:
     """Held-out label accuracy with classify's own scorer (`llava_cli.classify.Classifier`)."""
 
-    def __init__(self, processor, labels: list[str], prompt: str | None, val: list[Conversation], batch_size: int):
+    def __init__(
+        self, processor, labels: list[str], prompt: str | None, val: list[Conversation], batch_size: int,
+        system: str | None = None,
+    ):
         self.processor = processor
         self.labels = labels
         self.prompt = prompt
+        self.system = system
         self.val = [c for c in val if c.label is not None]
         self.batch_size = batch_size
 
@@ -124,7 +150,7 @@ class LabelAccuracy:
         was_training = model.training
         model.eval()
         loaded = LoadedModel(model, self.processor, param.device, torch.float32 if param.dtype not in (torch.float16, torch.bfloat16) else param.dtype, ModelConfig())
-        clf = Classifier(loaded, self.labels, self.prompt)
+        clf = Classifier(loaded, self.labels, self.prompt, system=self.system)
         correct = 0
         for i in range(0, len(self.val), self.batch_size):
             chunk = self.val[i : i + self.batch_size]
@@ -293,7 +319,11 @@ def run_training(cfg: FinetuneConfig) -> TrainResult:
 
     output = Path(cfg.output)
     data, train, val = prepare_data(cfg)
+    train = with_system_turn(cfg.system, train, cfg.data)
+    val = with_system_turn(cfg.system, val, cfg.val_data or cfg.data)
     model, processor, device = load_base(cfg)
+    if cfg.system:
+        check_system_supported(processor, cfg.system)
     encoder = ConversationEncoder(processor, cfg.max_length)
     preflight(encoder, train)
     # The LoRA matrices are initialised here, before the Trainer seeds anything: seed first, so
@@ -303,7 +333,7 @@ def run_training(cfg: FinetuneConfig) -> TrainResult:
     if cfg.gradient_checkpointing and cfg.plan.uses_lora:
         model.enable_input_require_grads()
     args = training_arguments(cfg, device, bool(val))
-    accuracy = LabelAccuracy(processor, data.labels, cfg.prompt, val, cfg.batch_size)
+    accuracy = LabelAccuracy(processor, data.labels, cfg.prompt, val, cfg.batch_size, cfg.system)
     trainer = FinetuneTrainer(
         model=model,
         args=args,
@@ -350,6 +380,8 @@ def run_training(cfg: FinetuneConfig) -> TrainResult:
             "adapter": cfg.plan.uses_lora,
             "labels": data.labels,
             "prompt": cfg.prompt,
+            "system": cfg.system,
+            "image_fit": image_fit(processor),
             "train_samples": len(train),
             "val_samples": len(val),
             "seconds": round(seconds, 2),

@@ -17,15 +17,15 @@ import polars as pl
 import torch
 
 from .batching import encode
-from .config import InputConfig, ModelConfig, OutputConfig, label_problems
+from .config import InputConfig, ModelConfig, OutputConfig, label_problems, system_problems
 from .errors import UsageError
 from .generation import generate_batch, stop_token_ids
 from .inputs import find_inputs
 from .jobs import KEY_COLUMNS, BatchRun, frame_plan, row_settings, run_info, run_job, sample_key
-from .model import LoadedModel, load_model
+from .model import LoadedModel, load_model, with_image_fit
 from .ownership import OutputClaim, claim_output
 from .pipeline import Sample
-from .prompts import render, render_prompt, user_message
+from .prompts import check_system_supported, render, render_prompt, user_message, with_system
 
 DEFAULT_MAX_NEW_TOKENS = 128
 
@@ -39,6 +39,7 @@ class AnnotateConfig:
     inputs: InputConfig = field(default_factory=InputConfig)
     output: OutputConfig = field(default_factory=lambda: OutputConfig(out="annotations.csv"))
     labels: list[str] = field(default_factory=list)  # optional: also map each answer to the nearest
+    system: str | None = None  # a system message before the prompt, where the chat template takes one
     batch_size: int = 8
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     temperature: float = 0.0
@@ -60,6 +61,7 @@ class AnnotateConfig:
             problems.append(f"--temperature must be a number >= 0 (got {self.temperature}); 0 is greedy")
         if self.workers is not None and self.workers < 0:
             problems.append(f"--workers must be >= 0 (got {self.workers})")
+        problems += system_problems(self.system)
         if problems:
             raise UsageError(problems)
         return self
@@ -121,16 +123,17 @@ class Annotator:
     """
 
     def __init__(self, loaded: LoadedModel, prompt: str, *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-                 temperature: float = 0.0):
+                 temperature: float = 0.0, system: str | None = None):
         self.loaded = loaded
         self.prompt = prompt
+        self.system = system
         self.max_new_tokens = max_new_tokens
         self.temperature = temperature
         self.prompt_text = self.render(prompt)
         self.stop_ids = stop_token_ids(loaded.processor)
 
     def render(self, prompt: str) -> str:
-        return render(self.loaded.processor, [user_message(prompt)], add_generation_prompt=True)
+        return render(self.loaded.processor, with_system(self.system, [user_message(prompt)]), add_generation_prompt=True)
 
     def encode(self, image, prompt: str | None = None) -> dict[str, torch.Tensor]:
         """Model inputs for one image and the prompt (or another one); thread-safe."""
@@ -165,6 +168,7 @@ def annotate_info(cfg: AnnotateConfig, loaded: LoadedModel | None, annotator: An
         cfg,
         loaded,
         prompt=cfg.question,
+        system=cfg.system,
         labels=cfg.labels,
         batch_size=cfg.batch_size,
         max_new_tokens=cfg.max_new_tokens,
@@ -195,8 +199,12 @@ def run_annotate(cfg: AnnotateConfig, *, loaded: LoadedModel | None = None) -> B
 
 
 def _annotate_into(claim: OutputClaim, cfg: AnnotateConfig, items, loaded: LoadedModel | None) -> BatchRun:
-    loaded = loaded or load_model(cfg.model)
-    annotator = Annotator(loaded, cfg.question, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature)
+    loaded = with_image_fit(loaded, cfg.model.image_fit) if loaded else load_model(cfg.model)
+    if cfg.system:
+        check_system_supported(loaded.processor, cfg.system)
+    annotator = Annotator(
+        loaded, cfg.question, max_new_tokens=cfg.max_new_tokens, temperature=cfg.temperature, system=cfg.system
+    )
 
     def handle(batch: list[Sample]) -> list[dict]:
         rows = []

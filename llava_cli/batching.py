@@ -6,6 +6,8 @@ import threading
 
 import torch
 
+from .preprocess import ANYRES, prepad, processor_view
+
 # Processors whose text expansion (how many <image> tokens a prompt becomes) depends only on the
 # processed image's height and width, so the tokenized prompt can be reused across images.
 _FIXED_EXPANSION_PROCESSORS = frozenset({"LlavaProcessor"})
@@ -13,7 +15,7 @@ _FIXED_EXPANSION_PROCESSORS = frozenset({"LlavaProcessor"})
 
 def encode(processor, image, prompt_text: str) -> dict[str, torch.Tensor]:
     """Processor output for one image and its rendered prompt (batch dimension 1)."""
-    encoded = processor(images=[image], text=[prompt_text], return_tensors="pt")
+    encoded = processor(images=[prepad(processor.image_processor, image)], text=[prompt_text], return_tensors="pt")
     return {k: v for k, v in encoded.items() if isinstance(v, torch.Tensor)}
 
 
@@ -35,6 +37,7 @@ class PromptEncoder:
         self._lock = threading.Lock()
 
     def __call__(self, image) -> dict[str, torch.Tensor]:
+        image = prepad(self.processor.image_processor, image)
         if not self.reuse_text:
             return encode(self.processor, image, self.prompt_text)
         pixels = self.processor.image_processor(images=[image], return_tensors="pt")
@@ -52,11 +55,16 @@ class PromptEncoder:
 
 
 def target_min_side(image_processor) -> int | None:
-    """The smallest short side an image may be decoded at without losing what the processor keeps.
+    """The short side `--fast-decode` decodes an image down to (JPEG draft mode, box reduce).
 
     CLIP-style processors resize the short side to `size["shortest_edge"]` (then crop), others to a
-    fixed height x width; decoding at least that large loses nothing. None when unknown.
+    fixed height x width; any-resolution tiling (LLaVA-NeXT) up to its largest grid pinpoint. With
+    pad-to-square the long side is what reaches that size, so this short-side bound is generous
+    there. Not lossless even so: downscaling twice (DCT scaling or box filter, then the processor's
+    bicubic resize) gives other pixels than one resize (README, --fast-decode). None when unknown.
     """
+    if processor_view(image_processor) == ANYRES:
+        return int(max(max(point) for point in image_processor.image_grid_pinpoints))
     size = getattr(image_processor, "size", None)
 
     def field(name: str):  # a plain dict in older transformers, a SizeDict dataclass in 5.x

@@ -30,8 +30,9 @@ from .config import ModelConfig
 from .errors import InputError, OutputError, UsageError
 from .generation import AnswerStreamer, generate_answer, stop_token_ids
 from .media import frame_at, is_video, load_image
-from .model import LoadedModel, load_model
-from .prompts import assistant_message, render, system_message, user_message
+from .model import LoadedModel, load_model, with_image_fit
+from .preprocess import image_fit
+from .prompts import assistant_message, check_system_supported, render, system_message, user_message
 
 __all__ = ["ChatConfig", "ChatSession", "ChatImage", "generate_answer", "open_session", "load_chat_image"]
 
@@ -97,16 +98,6 @@ def load_chat_image(image, at: float | None = None) -> ChatImage:
     if path.is_dir():
         raise InputError(f"{image}: is a folder; chat takes one image or video")
     return ChatImage(load_image(path), str(image))
-
-
-def check_system_supported(processor, text: str) -> None:
-    """Raise UsageError if the chat template drops or rejects a system message."""
-    try:
-        rendered = render(processor, [system_message(text), user_message("?")], add_generation_prompt=True)
-    except Exception as exc:  # jinja TemplateError, or the template's own raise_exception
-        raise UsageError(f"--system: this model's chat template rejects system messages ({exc})") from exc
-    if text not in rendered:
-        raise UsageError("--system: this model's chat template ignores system messages; leave --system out")
 
 
 class StopOnFlag(StoppingCriteria):
@@ -228,6 +219,7 @@ class ChatSession:
         return {
             "model": self.loaded.config.model,
             "adapter": self.loaded.config.adapter,
+            "image_fit": image_fit(self.loaded.processor),
             "image": self.image.source,
             "frame": self.image.frame,
             "timestamp_s": self.image.timestamp_s,
@@ -276,7 +268,7 @@ def open_session(cfg: ChatConfig, *, loaded: LoadedModel | None = None) -> ChatS
     """
     cfg.validate()
     image = load_chat_image(cfg.image, cfg.at)
-    loaded = loaded or load_model(cfg.model)
+    loaded = with_image_fit(loaded, cfg.model.image_fit) if loaded else load_model(cfg.model)
     if cfg.system:
         check_system_supported(loaded.processor, cfg.system)
     return ChatSession(

@@ -20,10 +20,10 @@ from .distributed import current_process_group
 from .inputs import find_inputs
 from .jobs import KEY_COLUMNS, BatchRun, frame_plan, row_settings, run_job, sample_key
 from .jobs import run_info as base_run_info
-from .model import LoadedModel, load_model
+from .model import LoadedModel, load_model, with_image_fit
 from .ownership import OutputClaim, claim_output
 from .pipeline import Sample
-from .prompts import AnswerTokens, answer_tokens, render, render_prompt, user_message
+from .prompts import AnswerTokens, answer_tokens, check_system_supported, render, render_prompt, user_message, with_system
 from .scoring import LabelScorer
 
 UNSURE = "unsure"
@@ -67,16 +67,18 @@ class Classifier:
         prompt: str | None = None,
         *,
         calibrate: bool = False,
+        system: str | None = None,
     ):
         self.loaded = loaded
         self.labels = list(labels)
         self.prompt = render_prompt(prompt, self.labels)
-        self.history = [user_message(self.prompt)]
+        self.system = system
+        self.history = with_system(system, [user_message(self.prompt)])
         self.prefix_text = render(loaded.processor, self.history, add_generation_prompt=True)
         self.answers: list[AnswerTokens] = [answer_tokens(loaded.processor, self.history, lab) for lab in self.labels]
         self.scorer = LabelScorer(loaded.model, self.answers, loaded.device, loaded.dtype)
         self.encoder = PromptEncoder(loaded.processor, self.prefix_text)
-        # Files and frames may be decoded this small (JPEG draft mode, box reduce) at no loss.
+        # What --fast-decode decodes files and frames down to (JPEG draft mode, box reduce).
         self.min_side = target_min_side(loaded.processor.image_processor)
         self.calibration: torch.Tensor | None = None
         if calibrate:
@@ -140,12 +142,14 @@ def run_info(cfg: ClassifyConfig, clf: Classifier | None, loaded: LoadedModel | 
         cfg,
         loaded,
         prompt=clf.prompt if clf else render_prompt(cfg.prompt, cfg.labels),
+        system=cfg.system,
         labels=cfg.labels,
         multi_label=cfg.multi_label,
         threshold=cfg.threshold,
         calibrate=cfg.calibrate,
         min_confidence=cfg.min_confidence,
         batch_size=cfg.batch_size,
+        fast_decode=cfg.fast_decode,
     )
     if clf is not None:
         info["label_tokens"] = {lab: list(ans.ids) for lab, ans in zip(clf.labels, clf.answers)}
@@ -189,10 +193,12 @@ def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> C
 
 
 def _classify_into(claim: OutputClaim, cfg: ClassifyConfig, items, loaded: LoadedModel | None) -> ClassifyRun:
-    loaded = loaded or load_model(cfg.model)
+    loaded = with_image_fit(loaded, cfg.model.image_fit) if loaded else load_model(cfg.model)
+    if cfg.system:
+        check_system_supported(loaded.processor, cfg.system)
     if cfg.batch_size is None:
         cfg = replace(cfg, batch_size=default_batch_size(loaded.device))
-    clf = Classifier(loaded, cfg.labels, cfg.prompt, calibrate=cfg.calibrate)
+    clf = Classifier(loaded, cfg.labels, cfg.prompt, calibrate=cfg.calibrate, system=cfg.system)
     labels = cfg.labels
     references = ReferenceRows()
 
@@ -233,7 +239,7 @@ def _classify_into(claim: OutputClaim, cfg: ClassifyConfig, items, loaded: Loade
         handle=handle,
         batch_size=cfg.batch_size,
         workers=cfg.workers,
-        min_side=clf.min_side,
+        min_side=clf.min_side if cfg.fast_decode else None,  # None: full decode, exact
         dedup=cfg.dedup,
     )
     segments_path = None

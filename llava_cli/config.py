@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .errors import UsageError
+from .preprocess import IMAGE_FITS
 
 DEFAULT_MODEL = "llava-hf/llava-1.5-7b-hf"
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -32,6 +33,9 @@ class ModelConfig:
     load_in_8bit: bool = False
     trust_remote_code: bool = False
     revision: str | None = None
+    # How images meet the model's square input: "pad" (LLaVA-1.5's pad-to-square) or "crop" (the
+    # processor as it is); None: pad for processors that center-crop. See llava_cli.preprocess.
+    image_fit: str | None = None
 
     def problems(self) -> list[str]:
         out = []
@@ -45,7 +49,20 @@ class ModelConfig:
             out.append("--load-in-4bit and --load-in-8bit exclude each other: pick one")
         if self.adapter and not Path(self.adapter).exists() and "/" not in self.adapter:
             out.append(f"--adapter {self.adapter}: no such folder")
+        out += image_fit_problems(self.image_fit)
         return out
+
+
+def image_fit_problems(image_fit: str | None) -> list[str]:
+    if image_fit is None or image_fit in IMAGE_FITS:
+        return []
+    return [f"--image-fit {image_fit!r} is not one of {', '.join(IMAGE_FITS)}"]
+
+
+def system_problems(system: str | None) -> list[str]:
+    if system is not None and not system.strip():
+        return ["--system is empty: write a system message, or leave it out"]
+    return []
 
 
 @dataclass
@@ -145,6 +162,7 @@ class ClassifyConfig:
     inputs: InputConfig = field(default_factory=InputConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
     prompt: str | None = None  # None: the default prompt built from the labels
+    system: str | None = None  # a system message before the prompt, where the chat template takes one
     batch_size: int | None = None  # None: default_batch_size(device) once the model is loaded
     multi_label: bool = False
     threshold: float = 0.5
@@ -154,6 +172,9 @@ class ClassifyConfig:
     smooth: int = 1
     dedup: float | None = None
     workers: int | None = None  # image decoding threads; None: picked from the core count
+    # Approximate decoding (JPEG draft mode + box reduce down to the processor's size): faster, but
+    # the model sees other pixels than its own processor would give it. Off: exact.
+    fast_decode: bool = False
 
     def validate(self) -> "ClassifyConfig":
         """Return self, or raise UsageError listing every problem with the flag to fix it."""
@@ -182,6 +203,7 @@ class ClassifyConfig:
             problems.append("--min-confidence writes 'unsure', which is also one of --labels: rename that label")
         if self.prompt is not None and not self.prompt.strip():
             problems.append("--prompt is empty: leave it out for the default, or write one")
+        problems += system_problems(self.system)
         if problems:
             raise UsageError(problems)
         return self

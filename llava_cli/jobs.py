@@ -36,7 +36,7 @@ KEY_COLUMNS: dict[str, pl.DataType] = {"source": pl.String, "frame": pl.Int64, "
 
 # Settings that change rows but live in config fields not every version has (the image fit and
 # the system prompt): part of the row settings whenever the config carries them.
-OPTIONAL_ROW_SETTINGS = ("image_fit", "system")
+OPTIONAL_ROW_SETTINGS = ("image_fit", "system", "fast_decode")
 
 
 @dataclass

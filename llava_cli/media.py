@@ -79,10 +79,13 @@ def require_regular_file(path: str | Path) -> None:
 
 
 def load_image(path: str | Path, *, min_side: int | None = None):
-    """Open `path` as an upright RGB image. Raises InputError naming the file on any decode failure.
+    """Open `path` as an upright RGB image, fully decoded. Raises InputError naming the file on any
+    decode failure. Every command decodes images here, so they all give the model the same pixels.
 
-    `min_side` lets JPEG decoding use draft mode (DCT scaling) to decode straight to a smaller size
-    that still has at least that many pixels on its short side: a 1280x720 frame decodes ~4x faster.
+    `min_side` (classify --fast-decode only) lets JPEG decoding use draft mode (DCT scaling) to
+    decode straight to a smaller size that still has at least that many pixels on its short side:
+    a 1280x720 frame decodes ~4x faster, but the pixels the processor then makes differ from those
+    of the full image (probabilities moved by up to 0.24 on a 336-px model; see the README).
     """
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -116,8 +119,9 @@ def load_image(path: str | Path, *, min_side: int | None = None):
 def shrink(img, min_side: int | None):
     """Box-downscale an already decoded image by an integer factor, keeping its short side >= min_side.
 
-    The decoded-frame counterpart of JPEG draft mode: a 1920x1080 video frame becomes 960x540
-    before the processor's (much slower) bicubic resize, which then has 4x fewer pixels to read.
+    The decoded-frame counterpart of JPEG draft mode (classify --fast-decode only): a 1920x1080
+    video frame becomes 960x540 before the processor's (much slower) bicubic resize, which then has
+    4x fewer pixels to read. Approximate: two downscales are not the processor's one.
     """
     if not min_side:
         return img

@@ -17,6 +17,7 @@ from typing import Any
 
 from .config import ModelConfig
 from .errors import ModelLoadError
+from .preprocess import adapter_fit_warning, fit_processor, image_fit
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class LoadedModel:
             "dtype": str(self.dtype).replace("torch.", ""),
             "load_in_4bit": self.config.load_in_4bit,
             "load_in_8bit": self.config.load_in_8bit,
+            "image_fit": image_fit(self.processor),
         }
 
 
@@ -243,7 +245,8 @@ def _auto_processor(model: str, **kwargs):
 
 
 def load_processor(cfg: ModelConfig):
-    """Load only the processor (tokenizer, image processor, chat template). Raises ModelLoadError."""
+    """Load only the processor (tokenizer, image processor, chat template), its image processor set
+    up for `cfg.image_fit` (llava_cli.preprocess). Raises ModelLoadError."""
     try:
         processor = _from_pretrained(_auto_processor, cfg.model, cfg.revision, trust_remote_code=cfg.trust_remote_code)
     except ModelLoadError:
@@ -256,7 +259,49 @@ def load_processor(cfg: ModelConfig):
     processor.tokenizer.padding_side = "left"
     if processor.tokenizer.pad_token_id is None:
         processor.tokenizer.pad_token = processor.tokenizer.eos_token
+    return fitted_processor(processor, cfg.image_fit)
+
+
+def fitted_processor(processor, requested: str | None):
+    """`processor` set up for --image-fit `requested` (a copy when that changes it); a request that
+    does not apply to the checkpoint is logged as a warning."""
+    processor, choice = fit_processor(processor, requested)
+    if choice.note:
+        log.warning("warning: %s", choice.note)
     return processor
+
+
+def adapter_meta(adapter: str | None) -> dict:
+    """The adapter folder's finetune_meta.json ({} when there is none: not trained by llava-cli)."""
+    import json
+
+    path = Path(adapter) / "finetune_meta.json" if adapter else None
+    if path is None or not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("warning: cannot read %s (%s); not checking how the adapter was trained", path, exc)
+        return {}
+
+
+def warn_adapter_mismatch(adapter: str | None, processor) -> None:
+    """Warn when the adapter was trained with another --image-fit than this run uses."""
+    warning = adapter_fit_warning(adapter, adapter_meta(adapter), image_fit(processor)) if adapter else None
+    if warning:
+        log.warning("warning: %s", warning)
+
+
+def with_image_fit(loaded: LoadedModel, requested: str | None) -> LoadedModel:
+    """`loaded` with its processor set up for --image-fit `requested`: itself when nothing changes,
+    else a copy (the model is shared). For callers that pass an already loaded model in."""
+    from dataclasses import replace
+
+    processor = fitted_processor(loaded.processor, requested)
+    if processor is loaded.processor:
+        return loaded
+    warn_adapter_mismatch(loaded.config.adapter, processor)
+    return replace(loaded, processor=processor, config=replace(loaded.config, image_fit=requested))
 
 
 def load_model(cfg: ModelConfig, *, for_training: bool = False) -> LoadedModel:
@@ -292,6 +337,7 @@ def load_model(cfg: ModelConfig, *, for_training: bool = False) -> LoadedModel:
         model.to(device)
     if cfg.adapter:
         model = apply_adapter(model, cfg.adapter)
+        warn_adapter_mismatch(cfg.adapter, processor)
     if not for_training:
         model.eval()
     return LoadedModel(model=model, processor=processor, device=device, dtype=dtype, config=cfg)

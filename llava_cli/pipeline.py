@@ -53,7 +53,9 @@ def default_workers() -> int:
 
 
 def _decode_image(source: str, prepare: Callable | None, min_side: int | None):
-    image = shrink(load_image(source, min_side=min_side), min_side)  # draft mode is JPEG-only
+    # min_side None (the default): the full image, exactly what chat and finetune decode.
+    # With --fast-decode: JPEG draft mode, then a box reduce for other formats (approximate).
+    image = shrink(load_image(source, min_side=min_side), min_side)
     return image, (prepare(image) if prepare else None)
 
 
@@ -77,6 +79,9 @@ def iter_samples(
     dedup: float | None = None,
 ) -> Iterator[Sample]:
     """Yield decoded samples in input order, skipping keys in `skip` (rows already written).
+
+    Images are decoded in full and `prepare` (the processor) runs in the worker threads, overlapping
+    the model; `min_side` (classify --fast-decode) decodes them approximately, down to that short side.
 
     With `dedup`, a video frame whose thumbnail differs from its video's last prepared frame by
     less than `dedup` (see dedup.py) comes with `duplicate_of` set, its image kept but not prepared.

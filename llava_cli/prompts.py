@@ -44,6 +44,23 @@ def system_message(text: str) -> dict:
     return {"role": "system", "content": [{"type": "text", "text": text}]}
 
 
+def with_system(system: str | None, messages: list[dict]) -> list[dict]:
+    """`messages` after a system message (--system), or as they are without one."""
+    return ([system_message(system)] if system else []) + messages
+
+
+def check_system_supported(processor, text: str) -> None:
+    """Raise UsageError if the chat template drops or rejects a system message (--system)."""
+    from .errors import UsageError
+
+    try:
+        rendered = render(processor, [system_message(text), user_message("?")], add_generation_prompt=True)
+    except Exception as exc:  # jinja TemplateError, or the template's own raise_exception
+        raise UsageError(f"--system: this model's chat template rejects system messages ({exc})") from exc
+    if text not in rendered:
+        raise UsageError("--system: this model's chat template ignores system messages; leave --system out")
+
+
 def render(processor, messages: list[dict], *, add_generation_prompt: bool) -> str:
     """The chat template applied to `messages`, as text (the `<image>` placeholder unexpanded)."""
     return processor.apply_chat_template(messages, add_generation_prompt=add_generation_prompt, tokenize=False)

@@ -1,4 +1,4 @@
-"""Faster preprocessing gives the model the same inputs (or, for downscaled decoding, close ones)."""
+"""Faster preprocessing gives the model the same inputs (or, for --fast-decode's downscaled decoding, close ones)."""
 
 from __future__ import annotations
 
@@ -37,6 +37,10 @@ def test_target_min_side(tiny_loaded):
 
     assert target_min_side(Fixed()) == 40
     assert target_min_side(object()) is None
+    from transformers import LlavaNextImageProcessorPil
+
+    # any-resolution tiling reads the image at up to its largest grid pinpoint, not the base size
+    assert target_min_side(LlavaNextImageProcessorPil()) == 1008
 
 
 def test_shrink_keeps_short_side(tmp_path):

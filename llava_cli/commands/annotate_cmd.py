@@ -17,6 +17,7 @@ from .options import (
     EveryOpt,
     FpsOpt,
     FromListOpt,
+    ImageFitOpt,
     InputsArg,
     Load4bitOpt,
     Load8bitOpt,
@@ -28,6 +29,7 @@ from .options import (
     PromptFileOpt,
     PromptOpt,
     QuietOpt,
+    SystemOpt,
     TemperatureOpt,
     TrustRemoteCodeOpt,
     WorkersOpt,
@@ -43,6 +45,7 @@ def annotate(
     inputs: InputsArg = None,
     prompt: PromptOpt = None,
     prompt_file: PromptFileOpt = None,
+    system: SystemOpt = None,
     out: OutOpt = Path("annotations.csv"),
     labels: Annotated[
         Optional[str], typer.Option("--labels", "-l", help="Also map each answer to the nearest of these comma-separated labels (a label column).")
@@ -56,6 +59,7 @@ def annotate(
     load_in_4bit: Load4bitOpt = False,
     load_in_8bit: Load8bitOpt = False,
     trust_remote_code: TrustRemoteCodeOpt = False,
+    image_fit: ImageFitOpt = None,
     from_list: FromListOpt = None,
     fps: FpsOpt = None,
     every: EveryOpt = None,
@@ -74,10 +78,11 @@ def annotate(
 
     cfg = AnnotateConfig(
         prompt=read_prompt(prompt, prompt_file),
-        model=model_config(model, adapter, device, dtype, load_in_4bit, load_in_8bit, trust_remote_code),
+        model=model_config(model, adapter, device, dtype, load_in_4bit, load_in_8bit, trust_remote_code, image_fit),
         inputs=input_config(inputs, from_list, fps, every, max_frames),
         output=output_config(out, overwrite, quiet),
         labels=parse_labels(labels),
+        system=system,
         batch_size=batch_size,
         max_new_tokens=max_new_tokens,
         temperature=temperature,

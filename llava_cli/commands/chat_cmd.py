@@ -14,10 +14,12 @@ from .options import (
     AdapterOpt,
     DeviceOpt,
     DtypeOpt,
+    ImageFitOpt,
     Load4bitOpt,
     Load8bitOpt,
     MaxNewTokensOpt,
     ModelOpt,
+    SystemOpt,
     TemperatureOpt,
     TrustRemoteCodeOpt,
     model_config,
@@ -42,7 +44,7 @@ def chat(
         Optional[str], typer.Option("--prompt", "-p", help="Ask one question, print the answer and exit; '-' reads it from stdin.")
     ] = None,
     at: Annotated[Optional[float], typer.Option("--at", help="For a video: the frame at this many seconds (default: the middle).")] = None,
-    system: Annotated[Optional[str], typer.Option("--system", help="A system message, where the model's chat template takes one.")] = None,
+    system: SystemOpt = None,
     temperature: TemperatureOpt = 0.0,
     max_new_tokens: MaxNewTokensOpt = 512,
     model: ModelOpt = DEFAULT_MODEL,
@@ -52,6 +54,7 @@ def chat(
     load_in_4bit: Load4bitOpt = False,
     load_in_8bit: Load8bitOpt = False,
     trust_remote_code: TrustRemoteCodeOpt = False,
+    image_fit: ImageFitOpt = None,
 ) -> None:
     """Talk to the model about an image: interactive and multi-turn, or one answer with -p.
 
@@ -63,7 +66,7 @@ def chat(
 
     cfg = ChatConfig(
         image=image,
-        model=model_config(model, adapter, device, dtype, load_in_4bit, load_in_8bit, trust_remote_code),
+        model=model_config(model, adapter, device, dtype, load_in_4bit, load_in_8bit, trust_remote_code, image_fit),
         prompt=read_question(prompt),
         at=at,
         system=system,

@@ -9,7 +9,7 @@ import typer
 
 from ..cli import translate_errors
 from ..config import parse_labels
-from .options import DeviceOpt, PromptFileOpt, PromptOpt, QuietOpt, read_prompt
+from .options import DeviceOpt, ImageFitOpt, PromptFileOpt, PromptOpt, QuietOpt, SystemOpt, read_prompt
 
 
 def _opt(flag: str, help: str, type_=str):
@@ -31,6 +31,8 @@ def train(
     labels: _opt("--labels", "Comma-separated labels: fixes the label set and its order.") = None,
     prompt: PromptOpt = None,
     prompt_file: PromptFileOpt = None,
+    system: SystemOpt = None,
+    image_fit: ImageFitOpt = None,
     epochs: _opt("--epochs", "Training epochs.", float) = None,
     max_steps: _opt("--max-steps", "Stop after this many optimizer steps (overrides --epochs).", int) = None,
     lr: _opt("--lr", "Learning rate.", float) = None,
@@ -67,7 +69,8 @@ def train(
     overrides = dict(
         stage=stage, model=model, vision_tower=vision_tower, language_model=language_model, data=data,
         image_folder=image_folder, output=output, val_data=val_data, val_split=val_split,
-        labels=parse_labels(labels) if labels else None, prompt=read_prompt(prompt, prompt_file), epochs=epochs,
+        labels=parse_labels(labels) if labels else None, prompt=read_prompt(prompt, prompt_file), system=system,
+        image_fit=image_fit, epochs=epochs,
         max_steps=max_steps, lr=lr, projector_lr=projector_lr, batch_size=batch_size, grad_accum=grad_accum, global_batch=global_batch,
         lora_r=lora_r, lora_alpha=lora_alpha, warmup_ratio=warmup_ratio, save_steps=save_steps,
         logging_steps=logging_steps, max_length=max_length, seed=seed, gradient_checkpointing=gradient_checkpointing,

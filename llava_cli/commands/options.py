@@ -20,6 +20,19 @@ Load8bitOpt = Annotated[bool, typer.Option("--load-in-8bit", help="Quantize the 
 TrustRemoteCodeOpt = Annotated[
     bool, typer.Option("--trust-remote-code", help="Allow a checkpoint's own Python code to run (off by default).")
 ]
+ImageFitOpt = Annotated[
+    Optional[str],
+    typer.Option(
+        "--image-fit",
+        help="pad: pad the image to a square with the processor's mean colour, as LLaVA-1.5 trained (the "
+        "default where the processor center-crops); crop: the processor as it is (LLaVA-1.5: the central "
+        "square). LLaVA-NeXT's any-resolution tiling is left as it is.",
+    ),
+]
+SystemOpt = Annotated[
+    Optional[str],
+    typer.Option("--system", help="A system message before the prompt, where the model's chat template takes one."),
+]
 
 InputsArg = Annotated[
     Optional[list[str]], typer.Argument(help="Images, videos, folders (recursive) or quoted glob patterns.", show_default=False)
@@ -45,7 +58,10 @@ PromptOpt = Annotated[
 PromptFileOpt = Annotated[Optional[Path], typer.Option("--prompt-file", help="Read --prompt from this file.")]
 
 
-def model_config(model: str, adapter, device: str, dtype: str, load_in_4bit: bool, load_in_8bit: bool, trust_remote_code: bool = False) -> ModelConfig:
+def model_config(
+    model: str, adapter, device: str, dtype: str, load_in_4bit: bool, load_in_8bit: bool,
+    trust_remote_code: bool = False, image_fit: str | None = None,
+) -> ModelConfig:
     return ModelConfig(
         model=model or DEFAULT_MODEL,
         adapter=adapter,
@@ -54,6 +70,7 @@ def model_config(model: str, adapter, device: str, dtype: str, load_in_4bit: boo
         load_in_4bit=load_in_4bit,
         load_in_8bit=load_in_8bit,
         trust_remote_code=trust_remote_code,
+        image_fit=image_fit,
     )
 
 

@@ -1,0 +1,38 @@
+"""finetune --image-fit / --system: recorded in finetune_meta.json; an adapter used with another fit warns."""
+
+import json
+import logging
+
+from typer.testing import CliRunner
+
+from finetune_factories import LABELS
+
+
+def test_meta_records_fit_and_system_and_other_fit_warns(cli_app, trainable_base, shapes_data, tmp_path, caplog):
+    from llava_cli.chat_templates import LLAVA15_SYSTEM_PROMPT
+    from llava_cli.config import ModelConfig
+    from llava_cli.model import load_model
+
+    out = tmp_path / "adapter"
+    result = CliRunner().invoke(cli_app, [
+        "finetune", "--stage", "lora", "--model", trainable_base, "--data", str(shapes_data / "train"),
+        "--labels", ",".join(LABELS), "--output", str(out), "--max-steps", "1", "--device", "cpu", "--dtype", "float32",
+        "--quiet", "--lora-r", "4", "--lora-alpha", "8", "--batch-size", "2",
+        "--image-fit", "crop", "--system", LLAVA15_SYSTEM_PROMPT,
+    ])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "finetune_meta.json").read_text())
+    assert meta["image_fit"] == "crop" and meta["system"] == LLAVA15_SYSTEM_PROMPT
+
+    with caplog.at_level(logging.WARNING):
+        load_model(ModelConfig(model=trainable_base, adapter=str(out), device="cpu", dtype="float32", image_fit="crop"))
+    assert "trained with --image-fit" not in caplog.text
+    with caplog.at_level(logging.WARNING):
+        load_model(ModelConfig(model=trainable_base, adapter=str(out), device="cpu", dtype="float32"))
+    assert "was trained with --image-fit crop but this run uses pad" in caplog.text
+
+
+def test_finetune_flags_are_validated(cli_app, tmp_path):
+    result = CliRunner().invoke(cli_app, ["finetune", "--image-fit", "fill", "--system", " "])
+    assert result.exit_code == 2
+    assert "--image-fit 'fill' is not one of pad, crop" in result.output and "--system is empty" in result.output
