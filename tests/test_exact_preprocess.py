@@ -26,7 +26,7 @@ LABELS = ["shooting", "dribbling", "passing", "pass"]
 @pytest.fixture(scope="module")
 def model336(tmp_path_factory):
     """A tiny random LLaVA whose processor has llava-1.5's real geometry (hidden sizes stay tiny)."""
-    from llava_cli.tiny import TinyLlavaSpec, build_tiny_llava
+    from llava_cli.testing.tiny import TinyLlavaSpec, build_tiny_llava
 
     return str(build_tiny_llava(tmp_path_factory.mktemp("llava336"), TinyLlavaSpec(image_size=336, patch_size=14)))
 
@@ -89,7 +89,8 @@ def reference_probabilities(loaded, pixels: torch.Tensor) -> torch.Tensor:
     history = [user_message(render_prompt(None, LABELS))]
     prefix = render(processor, history, add_generation_prompt=True)
     n_image = pixels.shape[-1] // 14 * pixels.shape[-2] // 14
-    prefix_ids = processor.tokenizer(prefix.replace("<image>", "<image>" * n_image), add_special_tokens=False, return_tensors="pt")["input_ids"]
+    # as the processor tokenizes: the expanded image placeholder, special tokens (bos) included
+    prefix_ids = processor.tokenizer(prefix.replace("<image>", "<image>" * n_image), return_tensors="pt")["input_ids"]
     assert (prefix_ids == model.config.image_token_id).sum() == 576
     scores = []
     for label in LABELS:
