@@ -49,6 +49,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--before-commit", default="78afdf7", help="the commit 'before' runs (classify before issue 10)")
     p.add_argument("--checkout", type=Path, help="(internal) import llava_cli from this tree")
+    p.add_argument("--previous", type=Path, help="--compare: a JSON of earlier rounds to add these rounds to")
     p.add_argument("--out-json", type=Path)
     return p.parse_args(argv)
 
@@ -104,13 +105,14 @@ def one_run(args) -> dict:
 def compare(args) -> dict:
     """Every mode x size, interleaved over rounds, each in a fresh process; best round per mode."""
     modes, sizes = args.modes.split(","), args.sizes.split(",")
-    runs = []
+    runs = json.loads(args.previous.read_text())["runs"] if args.previous else []
+    first_round = 1 + max((r["round"] for r in runs), default=-1)
     with tempfile.TemporaryDirectory(prefix="llava-before-") as before:
         if "before" in modes:
             archive = subprocess.run(["git", "-C", str(HERE.parent), "archive", args.before_commit], check=True,
                                      capture_output=True).stdout
             subprocess.run(["tar", "-x", "-C", before], input=archive, check=True)
-        for round_ in range(args.rounds):
+        for round_ in range(first_round, first_round + args.rounds):
             for size in sizes:
                 for mode in modes:
                     cmd = [sys.executable, __file__, "--mode", mode, "--image-size", size, "--images", str(args.images),
@@ -125,18 +127,25 @@ def compare(args) -> dict:
                     print(f"round {round_} {size} {mode:<10} {result['images_per_s']:6.2f} img/s  "
                           f"prepare {result['prepare_ms_per_image_1_thread']:6.1f} ms/img  load {result['load_average']:.1f}",
                           file=sys.stderr)
-    best = {}
+    return {"runs": runs, "best": best_of(runs), "before_commit": args.before_commit, "cpu_count": os.cpu_count()}
+
+
+def best_of(runs: list[dict]) -> list[dict]:
+    """Per image size and mode: the highest images/s and the lowest prepare time over the rounds
+    (other processes only ever slow a run down)."""
+    best: dict[tuple[str, str], dict] = {}
     for r in runs:
-        key = (r["image_size"], r["mode"])
-        b = best.setdefault(key, dict(r))
+        b = best.setdefault((r["image_size"], r["mode"]), {"image_size": r["image_size"], "mode": r["mode"], "rounds": 0,
+                                                           "images_per_s": 0.0, "prepare_ms_per_image_1_thread": float("inf")})
+        b["rounds"] += 1
         b["images_per_s"] = max(b["images_per_s"], r["images_per_s"])
         b["prepare_ms_per_image_1_thread"] = min(b["prepare_ms_per_image_1_thread"], r["prepare_ms_per_image_1_thread"])
-    return {"runs": runs, "best": [best[k] for k in sorted(best)], "before_commit": args.before_commit,
-            "cpu_count": os.cpu_count()}
+    return [best[k] for k in sorted(best)]
 
 
 def print_table(report: dict) -> None:
-    print(f"\n{'image size':<12}{'mode':<12}{'img/s':>8}{'prepare ms/img':>16}   (best of {report['best'] and len(report['runs']) // len(report['best'])} rounds)")
+    rounds = len({r["round"] for r in report["runs"]})
+    print(f"\n{'image size':<12}{'mode':<12}{'img/s':>8}{'prepare ms/img':>16}   (best of {rounds} rounds)")
     for b in report["best"]:
         print(f"{b['image_size']:<12}{b['mode']:<12}{b['images_per_s']:>8.2f}{b['prepare_ms_per_image_1_thread']:>16.1f}")
 

@@ -131,7 +131,8 @@ def pad_to_square(image, background: tuple[int, ...]):
 
 def prepad(image_processor, image):
     """For a padding processor, pad a PIL image here (a cheap paste) rather than in the processor,
-    which pads a uint8 array and converts it back to PIL to resize (~3x the time on a 1080p frame).
+    which pads a uint8 array and converts it back to PIL to resize (34 vs 25 ms with the processor
+    on a 1080p frame).
     The pixels are the same: the processor's pad does nothing to a square image (see the tests)."""
     if processor_view(image_processor) != PAD or not hasattr(image, "size") or not hasattr(image, "mode"):
         return image

@@ -2,13 +2,29 @@
 
 import json
 import logging
+import random
 
+import numpy as np
+import pytest
+import torch
 from typer.testing import CliRunner
 
 from finetune_factories import LABELS
 
 
-def test_meta_records_fit_and_system_and_other_fit_warns(cli_app, trainable_base, shapes_data, tmp_path, caplog):
+@pytest.fixture
+def keep_global_rng():
+    """Leave the global random state as this test found it: training here must not change what later
+    tests draw (on this branch LoRA matrices are initialised from the global state, unseeded)."""
+    states = random.getstate(), np.random.get_state(), torch.get_rng_state()
+    yield
+    random.setstate(states[0])
+    np.random.set_state(states[1])
+    torch.set_rng_state(states[2])
+
+
+def test_meta_records_fit_and_system_and_other_fit_warns(cli_app, trainable_base, shapes_data, tmp_path, caplog,
+                                                         keep_global_rng):
     from llava_cli.chat_templates import LLAVA15_SYSTEM_PROMPT
     from llava_cli.config import ModelConfig
     from llava_cli.model import load_model
