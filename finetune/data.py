@@ -140,7 +140,7 @@ def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]], list[int]]:
     """
     from llava_cli.output import unescape_cell
 
-    require_regular(path, "--data")
+    require_regular(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -164,10 +164,10 @@ def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]], list[int]]:
     return columns, rows, numbers
 
 
-def require_regular(path: Path, flag: str) -> None:
+def require_regular(path: Path) -> None:
     """Raise UsageError unless `path` is a regular file (a FIFO would block reading forever)."""
     if not path.is_file():
-        raise UsageError(f"{flag} {path}: " + ("not a regular file" if path.exists() else "no such file"))
+        raise UsageError(f"{path}: " + ("not a regular file" if path.exists() else "no such file"))
 
 
 def _pick(columns: list[str], wanted: tuple[str, ...]) -> str | None:
@@ -352,7 +352,7 @@ def _llava_item(item, image_folder: Path | None, base: Path) -> tuple[Conversati
 
 def read_llava_json(path: Path, image_folder: Path | None) -> Dataset:
     """LLaVA's instruction format: a JSON list (or JSON lines) of {id, image, conversations}."""
-    require_regular(path, "--data")
+    require_regular(path)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
