@@ -2,14 +2,16 @@
 
 Readers:
 - LLaVA JSON (`id`, `image`, `conversations` of `from`/`value`, `<image>` in a human turn),
-  as a .json list or .jsonl; relative image paths resolve under `--image-folder` and may not escape it;
+  as a .json list or .jsonl; relative image (and video) paths resolve under `--image-folder` and
+  may not escape it; every sample's turns are checked before anything trains;
 - a labelled CSV: a path column (`source` as classify writes it, or `image`/`path`) and `label`;
-- a folder per class (`data/shooting/*.jpg`);
+- a folder per class (`data/shooting/*.jpg`), whose files may not link out of it;
 - an image-caption CSV (`image`/`path`/`source` and `caption`) for stage 1.
 
 Labelled rows become single-turn conversations asking classify's own prompt for the label set,
 so what is trained is exactly what classify asks later. Row numbers: CSV rows count as in a
-spreadsheet (the header is row 1); JSON items count from 1.
+spreadsheet (the header is row 1, blank lines count, a quoted newline does not); JSON list items
+count from 1; JSON Lines rows are line numbers.
 """
 
 from __future__ import annotations
