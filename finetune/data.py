@@ -2,15 +2,17 @@
 
 Readers:
 - LLaVA JSON (`id`, `image`, `conversations` of `from`/`value`, `<image>` in a human turn),
-  as a .json list or .jsonl; relative image paths resolve under `--image-folder` and may not escape it;
+  as a .json list or .jsonl; relative image (and video) paths resolve under `--image-folder` and
+  may not escape it; every sample's turns are checked before anything trains;
 - a labelled CSV: a path column (`source` as classify writes it, or `image`/`path`) and `label`
   (rows labelled `unsure`, as `llava-cli review` marks them, are left out and counted);
-- a folder per class (`data/shooting/*.jpg`);
+- a folder per class (`data/shooting/*.jpg`), whose files may not link out of it;
 - an image-caption CSV (`image`/`path`/`source` and `caption`) for stage 1.
 
 Labelled rows become single-turn conversations asking classify's own prompt for the label set,
 so what is trained is exactly what classify asks later. Row numbers: CSV rows count as in a
-spreadsheet (the header is row 1); JSON items count from 1.
+spreadsheet (the header is row 1, blank lines count, a quoted newline does not); JSON list items
+count from 1; JSON Lines rows are line numbers.
 """
 
 from __future__ import annotations
@@ -146,7 +148,7 @@ def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]], list[int]]:
     """
     from llava_cli.output import unescape_cell
 
-    require_regular(path, "--data")
+    require_regular(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -170,10 +172,10 @@ def _read_csv(path: Path) -> tuple[list[str], list[dict[str, str]], list[int]]:
     return columns, rows, numbers
 
 
-def require_regular(path: Path, flag: str) -> None:
+def require_regular(path: Path) -> None:
     """Raise UsageError unless `path` is a regular file (a FIFO would block reading forever)."""
     if not path.is_file():
-        raise UsageError(f"{flag} {path}: " + ("not a regular file" if path.exists() else "no such file"))
+        raise UsageError(f"{path}: " + ("not a regular file" if path.exists() else "no such file"))
 
 
 def _pick(columns: list[str], wanted: tuple[str, ...]) -> str | None:
@@ -363,7 +365,7 @@ def _llava_item(item, image_folder: Path | None, base: Path) -> tuple[Conversati
 
 def read_llava_json(path: Path, image_folder: Path | None) -> Dataset:
     """LLaVA's instruction format: a JSON list (or JSON lines) of {id, image, conversations}."""
-    require_regular(path, "--data")
+    require_regular(path)
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

@@ -261,31 +261,37 @@ def frame_at(path: str | Path, seconds: float | None = None) -> VideoFrame:
     if seconds is not None and not (math.isfinite(seconds) and seconds >= 0):
         raise InputError(f"--at {seconds}: must be a number of seconds >= 0")
     require_regular_file(path)
-    fps, count = video_fps(path), _frame_count(path)
-    length = f"{count / fps:.2f} s" if fps > 0 else f"{count} frames"
-    past_end = InputError(f"{path}: --at {seconds} is past the end of the video ({length} long)")
+    fps = video_fps(path)
+
+    def past_end() -> InputError:
+        count = _frame_count(path)
+        length = f"{count / fps:.2f} s" if fps > 0 else f"{count} frames"
+        return InputError(f"{path}: --at {seconds} is past the end of the video ({length} long)")
+
     if seconds is None:
-        target = count // 2
+        target = _frame_count(path) // 2
         # Frames 0 and `target` are the only ones converted to RGB; the others are just grabbed.
         plan = FramePlan(fps=None, every=max(target, 1), max_frames=1 if target == 0 else 2)
     else:
-        if fps > 0 and count > 0 and seconds > 2 * count / fps + 1:
-            raise past_end  # far beyond what the metadata says: no need to decode it all to know
+        listed = _frame_count(path, read_if_missing=False)
+        if fps > 0 and listed > 0 and seconds > 2 * listed / fps + 1:
+            raise past_end()  # far beyond what the metadata says: no need to decode it all to know
         plan, target = FramePlan(fps=None, at=seconds, max_frames=1), None
     for frame in iter_video_frames(path, plan):
         if target is None or frame.index == target:
             return frame
-    raise past_end
+    raise past_end()
 
 
-def _frame_count(path: str | Path) -> int:
-    """Frames in the video: from the metadata, else counted by reading (0 if unreadable)."""
+def _frame_count(path: str | Path, *, read_if_missing: bool = True) -> int:
+    """Frames in the video: from the metadata, else counted by reading (0 if unreadable, or
+    missing from the metadata and not `read_if_missing`)."""
     import cv2
 
     cap = cv2.VideoCapture(str(path))
     try:
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
-        if count > 0:
+        if count > 0 or not read_if_missing:
             return count
         while cap.grab():
             count += 1
