@@ -314,7 +314,7 @@ class TrainResult:
 
 
 def run_training(cfg: FinetuneConfig) -> TrainResult:
-    """Train `cfg` end to end and save the result into cfg.output. See finetune.api.finetune."""
+    """Train `cfg` end to end and save the result into cfg.output. See llava_cli.finetune.api.finetune."""
     from transformers.trainer_utils import get_last_checkpoint
 
     output = Path(cfg.output)
