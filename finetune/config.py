@@ -14,7 +14,7 @@ from typing import Any, get_args, get_origin, get_type_hints
 from llava_cli.config import DEVICES, DTYPES, image_fit_problems, label_problems, system_problems
 from llava_cli.errors import UsageError
 
-from .stages import STAGES
+from .stages import STAGES, TrainableParams
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
 SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
@@ -66,7 +66,8 @@ class FinetuneConfig:
     config: str | None = None  # the recipe this was read from
 
     @property
-    def plan(self):
+    def trainable(self) -> TrainableParams:
+        """What the stage trains, component by component (`stages.STAGES[stage]`)."""
         return STAGES[self.stage]
 
     @property
@@ -83,7 +84,7 @@ class FinetuneConfig:
                 p.append("composing a new model needs both --vision-tower and --language-model")
             if self.model:
                 p.append("--model and --vision-tower/--language-model exclude each other: start from one or compose")
-            if self.stage in STAGES and self.plan.uses_lora:
+            if self.stage in STAGES and self.trainable.uses_lora:
                 p.append(f"--stage {self.stage} trains an adapter for an existing --model; compose with --stage pretrain")
         elif not self.model:
             p.append("no base model: pass --model (a LLaVA checkpoint) or --vision-tower and --language-model")

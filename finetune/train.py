@@ -101,15 +101,15 @@ def load_base(cfg: FinetuneConfig):
         device = resolve_device(cfg.device)
         processor.tokenizer.padding_side = "left"
         return model.to(device), fitted_processor(processor, cfg.image_fit), device
-    plan = cfg.plan
+    trainable = cfg.trainable
     loaded = load_model(
         ModelConfig(
-            model=cfg.model, device=cfg.device, dtype=cfg.dtype, load_in_4bit=plan.load_in_4bit, image_fit=cfg.image_fit
+            model=cfg.model, device=cfg.device, dtype=cfg.dtype, load_in_4bit=trainable.load_in_4bit, image_fit=cfg.image_fit
         ),
         for_training=True,
     )
     model = loaded.model
-    if plan.load_in_4bit:
+    if trainable.load_in_4bit:
         from peft import prepare_model_for_kbit_training
 
         # Never run an inference forward on the 4-bit model before this point: it repacks the
@@ -273,7 +273,7 @@ def training_arguments(cfg: FinetuneConfig, device, has_val: bool) -> TrainingAr
     on_gpu = device.type == "cuda"
     bf16 = on_gpu and torch.cuda.is_bf16_supported()
     # QLoRA: no evaluation forward mid-training on the 4-bit model; it is evaluated once at the end.
-    eval_each_epoch = has_val and not cfg.plan.load_in_4bit
+    eval_each_epoch = has_val and not cfg.trainable.load_in_4bit
     return TrainingArguments(
         output_dir=str(output / "checkpoints"),
         num_train_epochs=cfg.epochs,
@@ -329,8 +329,8 @@ def run_training(cfg: FinetuneConfig) -> TrainResult:
     # The LoRA matrices are initialised here, before the Trainer seeds anything: seed first, so
     # the same command and --seed give bit-identical adapters.
     set_seed(cfg.seed)
-    model = apply_stage(model, cfg.plan, LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout))
-    if cfg.gradient_checkpointing and cfg.plan.uses_lora:
+    model = apply_stage(model, cfg.trainable, LoraSettings(cfg.lora_r, cfg.lora_alpha, cfg.lora_dropout))
+    if cfg.gradient_checkpointing and cfg.trainable.uses_lora:
         model.enable_input_require_grads()
     args = training_arguments(cfg, device, bool(val))
     accuracy = LabelAccuracy(processor, data.labels, cfg.prompt, val, cfg.batch_size, cfg.system)
@@ -377,7 +377,7 @@ def run_training(cfg: FinetuneConfig) -> TrainResult:
             "stage": cfg.stage,
             "base_model": cfg.model,
             "composed_from": [cfg.vision_tower, cfg.language_model] if cfg.composing else None,
-            "adapter": cfg.plan.uses_lora,
+            "adapter": cfg.trainable.uses_lora,
             "labels": data.labels,
             "prompt": cfg.prompt,
             "system": cfg.system,

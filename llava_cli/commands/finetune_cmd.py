@@ -80,7 +80,7 @@ def train(
     result = finetune(cfg)
     if not quiet:
         extra = "".join(f", {k} {v:.4g}" for k, v in result.metrics.items() if k in ("eval_loss", "eval_accuracy"))
-        use = "--adapter" if cfg.plan.uses_lora else "--model"
+        use = "--adapter" if cfg.trainable.uses_lora else "--model"
         typer.echo(
             f"trained {result.steps} steps in {result.seconds:.1f}s{extra}; saved to {result.output} "
             f"(use it with {use} {result.output})",

@@ -14,7 +14,7 @@ def train_a_few_steps(cfg, steps=2):
     data = read_data(cfg.data, labels=LABELS, prompt=None, image_folder=None)
     model, processor, device = load_base(cfg)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    model = apply_stage(model, cfg.plan, LoraSettings(8, 16, 0.0))
+    model = apply_stage(model, cfg.trainable, LoraSettings(8, 16, 0.0))
     encoder = ConversationEncoder(processor)
     trainer = FinetuneTrainer(
         model=model,
