@@ -77,7 +77,7 @@ def test_stage1_stage2_lora_train_and_load_back(family, family_dir, release_data
 def test_every_665k_row_encodes_with_its_answers_trained(family, family_processor, release_data):
     """No row is silently masked out: each answer of each row is in the loss."""
     from llava_cli.finetune.collate import ConversationEncoder
-    from llava_cli.finetune.data import read_llava_json
+    from llava_cli.finetune.data.llava_json import read_llava_json
     from llava_cli.media import load_image
 
     data = read_llava_json(release_data / "llava_v1_5_mix665k.json", release_data)
