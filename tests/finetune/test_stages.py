@@ -7,7 +7,8 @@ from finetune_factories import LABELS, finetune_config
 from llava_cli.finetune.collate import ConversationDataset, ConversationEncoder, PadCollator
 from llava_cli.finetune.data import read_data
 from llava_cli.finetune.stages import FULL, LORA, STAGES, LoraSettings, apply_stage, component_of
-from llava_cli.finetune.train import FinetuneTrainer, load_base, training_arguments
+from llava_cli.finetune.train import load_base
+from llava_cli.finetune.trainer import FinetuneTrainer, training_arguments
 
 
 def train_a_few_steps(cfg, steps=2):
