@@ -1,7 +1,7 @@
 """The Python API: `finetune(cfg)` trains, `merge(...)` writes a merged checkpoint; no typer needed.
 
->>> from finetune.api import finetune
->>> from finetune.config import build_config
+>>> from llava_cli.finetune.api import finetune
+>>> from llava_cli.finetune.config import build_config
 >>> finetune(build_config({"model": "llava-hf/llava-1.5-7b-hf", "data": "labels.csv", "output": "out"}, "lora"))
 """
 
@@ -26,5 +26,5 @@ def finetune(cfg: FinetuneConfig) -> TrainResult:
 
 
 def merge(adapter: str, output: str, model: str | None = None) -> Path:
-    """Merge a LoRA adapter into its base; see finetune.merge.merge_adapter for what it raises."""
+    """Merge a LoRA adapter into its base; see llava_cli.finetune.merge.merge_adapter for what it raises."""
     return merge_adapter(adapter, output, model)

@@ -47,20 +47,28 @@ def compose_llava(vision_tower: str, language_model: str, *, seed: int = 0):
 
     Raises ModelLoadError when either cannot be loaded.
     """
-    import torch
-    from transformers import (
-        AutoModelForCausalLM,
-        AutoTokenizer,
-        LlavaConfig,
-        LlavaForConditionalGeneration,
-        LlavaProcessor,
-    )
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlavaProcessor
 
     vision, vision_config = _load(vision_tower, "--vision-tower", _vision_model)
     image_processor = _load(vision_tower, "--vision-tower", lambda p: _image_processor(p, vision_config))
     lm = _load(language_model, "--language-model", lambda p: AutoModelForCausalLM.from_pretrained(p, dtype="float32"))
     tokenizer = _load(language_model, "--language-model", AutoTokenizer.from_pretrained)
+    _prepare_tokenizer(tokenizer)
+    lm.resize_token_embeddings(len(tokenizer))
+    model = _joined(vision, vision_config, lm, tokenizer, seed)
+    processor = LlavaProcessor(
+        image_processor=image_processor,
+        tokenizer=tokenizer,
+        patch_size=vision_config.patch_size,
+        vision_feature_select_strategy="default",
+        num_additional_image_tokens=1,
+        chat_template=tokenizer.chat_template,
+    )
+    return model, processor
 
+
+def _prepare_tokenizer(tokenizer) -> None:
+    """Add the `<image>` token and a pad token, and give it LLaVA-1.5's chat template."""
     if IMAGE_TOKEN not in tokenizer.get_vocab():
         tokenizer.add_special_tokens({"additional_special_tokens": [IMAGE_TOKEN]})
     if tokenizer.pad_token is None:
@@ -68,10 +76,16 @@ def compose_llava(vision_tower: str, language_model: str, *, seed: int = 0):
     # A composed model is a LLaVA-1.5: it gets llava-1.5-7b-hf's own template (conv_vicuna_v1),
     # not the language model's text-only one, which cannot place an image.
     tokenizer.chat_template = LLAVA_VICUNA
-    lm.resize_token_embeddings(len(tokenizer))
+
+
+def _joined(vision, vision_config, lm, tokenizer, seed: int):
+    """A LlavaForConditionalGeneration holding `vision` and `lm` (its embeddings already resized
+    to `tokenizer`), joined by a fresh projector initialised from `seed`."""
+    import torch
+    from transformers import LlavaConfig, LlavaForConditionalGeneration
+
     text_config = lm.config
     text_config.pad_token_id = tokenizer.pad_token_id
-
     layers = vision_config.num_hidden_layers
     config = LlavaConfig(
         vision_config=vision_config,
@@ -91,13 +105,4 @@ def compose_llava(vision_tower: str, language_model: str, *, seed: int = 0):
     model.lm_head.load_state_dict(lm.get_output_embeddings().state_dict())
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.eos_token_id
-
-    processor = LlavaProcessor(
-        image_processor=image_processor,
-        tokenizer=tokenizer,
-        patch_size=vision_config.patch_size,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-        chat_template=tokenizer.chat_template,
-    )
-    return model, processor
+    return model

@@ -11,13 +11,12 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
-from llava_cli.config import DEVICES, DTYPES, image_fit_problems, label_problems, system_problems
 from llava_cli.errors import UsageError
 
-from .stages import STAGES
+from .config_checks import problems
+from .stages import STAGES, TrainableParams
 
 RECIPES_DIR = Path(__file__).parent / "recipes"
-SCHEDULERS = ("cosine", "linear", "constant", "constant_with_warmup")
 
 
 @dataclass
@@ -66,7 +65,8 @@ class FinetuneConfig:
     config: str | None = None  # the recipe this was read from
 
     @property
-    def plan(self):
+    def trainable(self) -> TrainableParams:
+        """What the stage trains, component by component (`stages.STAGES[stage]`)."""
         return STAGES[self.stage]
 
     @property
@@ -74,67 +74,11 @@ class FinetuneConfig:
         return bool(self.vision_tower or self.language_model)
 
     def validate(self) -> "FinetuneConfig":
-        """Return self, or raise UsageError listing every problem with the flag that fixes it."""
-        p: list[str] = []
-        if self.stage not in STAGES:
-            p.append(f"--stage {self.stage!r} is not one of {', '.join(STAGES)}")
-        if self.composing:
-            if not (self.vision_tower and self.language_model):
-                p.append("composing a new model needs both --vision-tower and --language-model")
-            if self.model:
-                p.append("--model and --vision-tower/--language-model exclude each other: start from one or compose")
-            if self.stage in STAGES and self.plan.uses_lora:
-                p.append(f"--stage {self.stage} trains an adapter for an existing --model; compose with --stage pretrain")
-        elif not self.model:
-            p.append("no base model: pass --model (a LLaVA checkpoint) or --vision-tower and --language-model")
-        if not self.data:
-            p.append("--data is missing: a LLaVA JSON, a labelled or caption CSV, or a folder per class")
-        else:
-            p += _data_path_problems("--data", self.data)
-        if self.image_folder and not Path(self.image_folder).is_dir():
-            p.append(f"--image-folder {self.image_folder}: no such folder")
-        if self.val_data:
-            p += _data_path_problems("--val-data", self.val_data)
-        if self.val_data and self.val_split:
-            p.append("--val-data and --val-split exclude each other: pick one")
-        if not 0.0 <= self.val_split < 1.0:
-            p.append(f"--val-split must be in [0, 1) (got {self.val_split})")
-        if not self.output:
-            p.append("--output is missing: the folder for the checkpoint or adapter")
-        if self.labels:
-            p += label_problems(self.labels)
-        if self.prompt is not None and not self.prompt.strip():
-            p.append("--prompt is empty: leave it out for classify's default, or write one")
-        p += system_problems(self.system) + image_fit_problems(self.image_fit)
-        if not self.epochs > 0 and self.max_steps <= 0:
-            p.append(f"--epochs must be > 0 (got {self.epochs}), or set --max-steps")
-        for name, flag in (("lr", "--lr"), ("projector_lr", "--projector-lr")):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                p.append(f"{flag} must be > 0 (got {value})")
-        for name in ("batch_size", "grad_accum", "lora_r", "lora_alpha", "save_steps", "logging_steps"):
-            if getattr(self, name) < 1:
-                p.append(f"--{name.replace('_', '-')} must be >= 1 (got {getattr(self, name)})")
-        if self.global_batch is not None and self.global_batch < 1:
-            p.append(f"--global-batch must be >= 1 (got {self.global_batch})")
-        elif self.global_batch and self.global_batch % self.batch_size:
-            p.append(f"--global-batch {self.global_batch} is not a multiple of --batch-size {self.batch_size}")
-        if not 0.0 <= self.lora_dropout < 1.0:
-            p.append(f"--lora-dropout must be in [0, 1) (got {self.lora_dropout})")
-        if not 0.0 <= self.warmup_ratio < 1.0:
-            p.append(f"--warmup-ratio must be in [0, 1) (got {self.warmup_ratio})")
-        if self.lr_scheduler not in SCHEDULERS:
-            p.append(f"--lr-scheduler {self.lr_scheduler!r} is not one of {', '.join(SCHEDULERS)}")
-        if self.device not in DEVICES and not self.device.startswith("cuda:"):
-            p.append(f"--device {self.device!r} is not one of {', '.join(DEVICES)} (or cuda:N)")
-        if self.dtype not in DTYPES:
-            p.append(f"--dtype {self.dtype!r} is not one of {', '.join(DTYPES)}")
-        if self.max_length is not None and self.max_length < 8:
-            p.append(f"--max-length must be >= 8 tokens (got {self.max_length})")
-        if self.dataloader_workers < 0:
-            p.append(f"--dataloader-workers must be >= 0 (got {self.dataloader_workers})")
-        if p:
-            raise UsageError(p)
+        """Return self, or raise UsageError listing every problem with the flag that fixes it
+        (the checks are in `config_checks`)."""
+        found = problems(self)
+        if found:
+            raise UsageError(found)
         return self
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,15 +86,6 @@ class FinetuneConfig:
 
 
 FIELD_NAMES = frozenset(f.name for f in fields(FinetuneConfig))
-
-
-def _data_path_problems(flag: str, value: str) -> list[str]:
-    path = Path(value)
-    if not path.exists():
-        return [f"{flag} {value}: no such file or folder"]
-    if not (path.is_dir() or path.is_file()):  # a FIFO or device: reading it could block forever
-        return [f"{flag} {value}: not a regular file or folder"]
-    return []
 
 
 def _field_kind(hint: Any) -> tuple[Any, bool]:

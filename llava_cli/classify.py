@@ -69,17 +69,36 @@ class Classifier:
         calibrate: bool = False,
         system: str | None = None,
     ):
-        self.loaded = loaded
+        self.loaded: LoadedModel | None = loaded
+        self._setup(loaded.model, loaded.processor, loaded.device, loaded.dtype, labels, prompt, calibrate, system)
+
+    @classmethod
+    def from_model(
+        cls, model, processor, labels: list[str], prompt: str | None = None, *, calibrate: bool = False,
+        system: str | None = None,
+    ) -> "Classifier":
+        """A Classifier for a model already in memory (e.g. one being trained), with no LoadedModel:
+        inputs go to the device of its weights, scores are computed in their dtype when that is
+        float16/bfloat16, else in float32. `loaded` is None."""
+        param = next(model.parameters())
+        dtype = param.dtype if param.dtype in (torch.float16, torch.bfloat16) else torch.float32
+        clf = cls.__new__(cls)
+        clf.loaded = None
+        clf._setup(model, processor, param.device, dtype, labels, prompt, calibrate, system)
+        return clf
+
+    def _setup(self, model, processor, device, dtype, labels, prompt, calibrate, system) -> None:
+        self.processor = processor
         self.labels = list(labels)
         self.prompt = render_prompt(prompt, self.labels)
         self.system = system
         self.history = with_system(system, [user_message(self.prompt)])
-        self.prefix_text = render(loaded.processor, self.history, add_generation_prompt=True)
-        self.answers: list[AnswerTokens] = [answer_tokens(loaded.processor, self.history, lab) for lab in self.labels]
-        self.scorer = LabelScorer(loaded.model, self.answers, loaded.device, loaded.dtype)
-        self.encoder = PromptEncoder(loaded.processor, self.prefix_text)
+        self.prefix_text = render(processor, self.history, add_generation_prompt=True)
+        self.answers: list[AnswerTokens] = [answer_tokens(processor, self.history, lab) for lab in self.labels]
+        self.scorer = LabelScorer(model, self.answers, device, dtype)
+        self.encoder = PromptEncoder(processor, self.prefix_text)
         # What --fast-decode decodes files and frames down to (JPEG draft mode, box reduce).
-        self.min_side = target_min_side(loaded.processor.image_processor)
+        self.min_side = target_min_side(processor.image_processor)
         self.calibration: torch.Tensor | None = None
         if calibrate:
             self.calibration = self.predict_proba(content_free_images(), calibrated=False).mean(0)
@@ -90,7 +109,7 @@ class Classifier:
 
     def log_likelihoods(self, features: list[dict[str, torch.Tensor]]) -> torch.Tensor:
         """[B, L] summed log-probabilities of each label's tokens + end-of-answer token."""
-        batch = collate(features, self.loaded.tokenizer.pad_token_id)
+        batch = collate(features, self.processor.tokenizer.pad_token_id)
         return self.scorer.score(batch).cpu()
 
     def probabilities(self, features: list[dict[str, torch.Tensor]], *, calibrated: bool = True) -> torch.Tensor:

@@ -299,25 +299,3 @@ def _frame_count(path: str | Path, *, read_if_missing: bool = True) -> int:
     finally:
         cap.release()
 
-
-def extract_frames(path: str | Path, indices: set[int], folder: str | Path) -> dict[int, Path]:
-    """Decode the frames `indices` of a video in one sequential pass and save them as PNG files.
-
-    Training reads the same frames every epoch; decoding a video from its start for each one would
-    cost O(length) per sample. Files are named by the video's resolved path hash and the frame
-    index, so videos with the same name do not collide and a rerun reuses them. Returns the frames
-    found (an index past the end is absent). Raises InputError when the video cannot be read.
-    """
-    import hashlib
-
-    path, folder = Path(path), Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    tag = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:10]
-    target = {i: folder / f"{path.stem}-{tag}-f{i:07d}.png" for i in sorted(indices)}
-    missing = {i for i, file in target.items() if not file.is_file()}
-    if missing:
-        plan = FramePlan(fps=None, every=1, max_frames=max(missing) + 1)
-        for frame in iter_video_frames(path, plan):
-            if frame.index in missing:
-                frame.image.save(target[frame.index])
-    return {i: file for i, file in target.items() if file.is_file()}

@@ -152,10 +152,10 @@ def test_fast_decode_is_opt_in_approximate_and_recorded(loaded336, model336, inp
 
 
 def test_classify_annotate_chat_and_finetune_feed_identical_pixels(loaded336, model336, inputs, tmp_path):
-    from finetune.collate import ConversationDataset, ConversationEncoder
-    from finetune.config import FinetuneConfig
-    from finetune.data import read_data
-    from finetune.train import load_base
+    from llava_cli.finetune.collate import ConversationDataset, ConversationEncoder
+    from llava_cli.finetune.config import FinetuneConfig
+    from llava_cli.finetune.data import read_data
+    from llava_cli.finetune.train import load_base
     from llava_cli.annotate import AnnotateConfig, run_annotate
     from llava_cli.chat import ChatConfig, open_session
 

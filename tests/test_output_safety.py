@@ -303,7 +303,7 @@ def test_error_rows_are_retried_and_the_exit_code_reflects_the_file(cli_app, tin
 
 # -- item 10: CSV cells are safe in a spreadsheet and exact when read back ---------------------------------------
 def test_csv_is_spreadsheet_safe_and_values_come_back_exact(cli_app, tiny_model_dir, work):
-    from finetune.data import read_data
+    from llava_cli.finetune.data import read_data
 
     make_image(work / "=2+2.png", seed=5)
     labels = ["=1+1", "+cmd", "@sum", "-x", "'quoted"]

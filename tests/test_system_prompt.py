@@ -79,9 +79,9 @@ def test_classify_and_annotate_record_the_system_message(tiny_loaded, tiny_model
 
 
 def test_finetune_asks_what_classify_asks_with_system(tiny_loaded, tmp_path):
-    from finetune.collate import ConversationEncoder
-    from finetune.data import read_data
-    from finetune.train import with_system_turn
+    from llava_cli.finetune.collate import ConversationEncoder
+    from llava_cli.finetune.data import read_data
+    from llava_cli.finetune.train import with_system_turn
 
     image = make_image(tmp_path / "a.png")
     csv = tmp_path / "train.csv"

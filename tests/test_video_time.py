@@ -112,7 +112,7 @@ def test_chat_at_picks_the_frame_shown_then(vfr):
 
 
 def test_finetune_frame_rows_train_on_the_frames_classify_saw(cli_app, tiny_model_dir, vfr, tmp_path):
-    from finetune.data import read_data
+    from llava_cli.finetune.data import read_data
 
     rows = classify_rows(cli_app, tiny_model_dir, vfr, tmp_path / "c.csv", "--fps", "1", "--max-frames", "8")
     data = read_data(tmp_path / "c.csv", labels=["cat", "dog"], prompt=None, image_folder=None, frame_dir=tmp_path / "frames")

@@ -63,8 +63,8 @@ def train(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from finetune.api import finetune
-    from finetune.config import build_config
+    from llava_cli.finetune.api import finetune
+    from llava_cli.finetune.config import build_config
 
     overrides = dict(
         stage=stage, model=model, vision_tower=vision_tower, language_model=language_model, data=data,
@@ -80,7 +80,7 @@ def train(
     result = finetune(cfg)
     if not quiet:
         extra = "".join(f", {k} {v:.4g}" for k, v in result.metrics.items() if k in ("eval_loss", "eval_accuracy"))
-        use = "--adapter" if cfg.plan.uses_lora else "--model"
+        use = "--adapter" if cfg.trainable.uses_lora else "--model"
         typer.echo(
             f"trained {result.steps} steps in {result.seconds:.1f}s{extra}; saved to {result.output} "
             f"(use it with {use} {result.output})",
@@ -94,7 +94,7 @@ def merge(
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="Base model (default: the one the adapter names).")] = None,
 ) -> None:
     """Merge a LoRA adapter into its base model: a standalone checkpoint for `--model`."""
-    from finetune.api import merge as merge_api
+    from llava_cli.finetune.api import merge as merge_api
 
     out = merge_api(str(adapter), str(output), model)
     typer.echo(f"merged {adapter} into {out}", err=True)

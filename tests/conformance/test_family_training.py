@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from finetune.collate import IGNORE_INDEX
+from llava_cli.finetune.collate import IGNORE_INDEX
 from test_llava_formats import FAMILIES
 
 LABELS = ["red", "green"]
@@ -46,8 +46,8 @@ def release_data(tmp_path_factory) -> Path:
 
 
 def train(stage: str, model: str, data: Path, out: Path, **extra):
-    from finetune.api import finetune
-    from finetune.config import FinetuneConfig
+    from llava_cli.finetune.api import finetune
+    from llava_cli.finetune.config import FinetuneConfig
 
     cfg = FinetuneConfig(stage=stage, model=model, data=str(data), image_folder=str(data.parent), output=str(out),
                          device="cpu", dtype="float32", quiet=True, max_steps=2, batch_size=2, lr=1e-3,
@@ -76,8 +76,8 @@ def test_stage1_stage2_lora_train_and_load_back(family, family_dir, release_data
 @pytest.mark.parametrize("family", FAMILIES)
 def test_every_665k_row_encodes_with_its_answers_trained(family, family_processor, release_data):
     """No row is silently masked out: each answer of each row is in the loss."""
-    from finetune.collate import ConversationEncoder
-    from finetune.data import read_llava_json
+    from llava_cli.finetune.collate import ConversationEncoder
+    from llava_cli.finetune.data.llava_json import read_llava_json
     from llava_cli.media import load_image
 
     data = read_llava_json(release_data / "llava_v1_5_mix665k.json", release_data)

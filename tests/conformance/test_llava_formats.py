@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from finetune.collate import IGNORE_INDEX, ConversationEncoder
-from finetune.data import Conversation, Turn
+from llava_cli.finetune.collate import IGNORE_INDEX, ConversationEncoder
+from llava_cli.finetune.data import Conversation, Turn
 from llava_cli.generation import stop_token_ids
 from llava_cli.prompts import answer_tokens, assistant_message, render, user_message
 
@@ -133,7 +133,7 @@ def test_text_only_row_trains_without_an_image(family, family_processor):
 @pytest.mark.parametrize("family", FAMILIES)
 def test_stage1_plain_format(family, family_processor):
     """LLaVA's plain format: image, caption, "\\n"; the question is dropped wherever its <image> stood."""
-    from finetune.data import as_plain
+    from llava_cli.finetune.data import as_plain
 
     processor = family_processor(family)
     tok = processor.tokenizer

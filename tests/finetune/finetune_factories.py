@@ -19,7 +19,7 @@ def load_example(name: str):
 
 
 def finetune_config(**values):
-    from finetune.config import FinetuneConfig
+    from llava_cli.finetune.config import FinetuneConfig
 
     defaults = dict(device="cpu", dtype="float32", quiet=True, save_steps=1000, logging_steps=1, lora_r=8, lora_alpha=16)
     return FinetuneConfig(**{**defaults, **values}).validate()

@@ -4,9 +4,9 @@ import pytest
 import torch
 from PIL import Image
 
-from finetune import collate as collate_mod
-from finetune.collate import IGNORE_INDEX, ConversationEncoder, PadCollator, TokenizationMismatch
-from finetune.data import Conversation, Turn, labelled_conversation
+from llava_cli.finetune import collate as collate_mod
+from llava_cli.finetune.collate import IGNORE_INDEX, ConversationEncoder, PadCollator, TokenizationMismatch
+from llava_cli.finetune.data import Conversation, Turn, labelled_conversation
 from llava_cli.prompts import answer_tokens, render_prompt, user_message
 
 IMAGE = Image.new("RGB", (40, 40), (200, 10, 10))

@@ -9,7 +9,7 @@ def test_compose_then_classify(tmp_path, trainable_base):
     from transformers import (CLIPVisionConfig, CLIPVisionModel, LlamaConfig, LlamaForCausalLM,
                               PreTrainedTokenizerFast)
 
-    from finetune.compose import compose_llava
+    from llava_cli.finetune.compose import compose_llava
     from llava_cli.classify import Classifier
     from llava_cli.config import ModelConfig
     from llava_cli.model import load_model

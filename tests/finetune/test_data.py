@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from finetune.data import DataError, read_data, split
+from llava_cli.finetune.data import DataError, read_data, split
 from llava_cli.prompts import render_prompt
 
 
@@ -86,7 +86,7 @@ def test_classify_csv_with_video_frames_trains_on_those_frames(tmp_path):
     from PIL import Image
 
     from factories import make_video
-    from finetune.data import read_data
+    from llava_cli.finetune.data import read_data
     from llava_cli.media import FramePlan, iter_video_frames
 
     video = make_video(tmp_path / "game.mp4", frames=20, fps=10.0)

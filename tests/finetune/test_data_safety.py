@@ -9,7 +9,7 @@ import pytest
 from factories import make_image, make_video
 from typer.testing import CliRunner
 
-from finetune.data import read_data
+from llava_cli.finetune.data import read_data
 from llava_cli.errors import EXIT_USAGE
 
 
@@ -132,7 +132,7 @@ def test_recipe_values_of_the_wrong_type_are_one_line(cli_app, tmp_path, setting
 
 
 def test_recipe_number_without_a_dot_is_a_number(tmp_path):
-    from finetune.config import load_recipe
+    from llava_cli.finetune.config import load_recipe
 
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text("lr: 1e-4\n")  # YAML 1.1 reads this as text

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from finetune.config import RECIPES_DIR, build_config, load_recipe
-from finetune.stages import STAGES
+from llava_cli.finetune.config import RECIPES_DIR, build_config, load_recipe
+from llava_cli.finetune.stages import STAGES
 from llava_cli.errors import UsageError
 
 RECIPES = sorted(RECIPES_DIR.glob("*.yaml"))
@@ -57,7 +57,7 @@ def test_unknown_recipe_and_keys(tmp_path):
 
 
 def test_global_batch_sets_accumulation(tmp_path):
-    from finetune.config import accumulation_steps
+    from llava_cli.finetune.config import accumulation_steps
 
     data = tmp_path / "d.csv"
     data.write_text("source,label\n")

@@ -22,7 +22,7 @@ def classify_accuracy(tmp_path: Path, name: str, data: Path, **model) -> float:
 
 @pytest.mark.slow
 def test_lora_learns_shapes(trainable_base, shapes_data, tmp_path):
-    from finetune.api import finetune
+    from llava_cli.finetune.api import finetune
 
     before = classify_accuracy(tmp_path, "before", shapes_data, model=trainable_base)
     cfg = finetune_config(stage="lora", model=trainable_base, data=str(shapes_data / "train.csv"), labels=LABELS,
@@ -36,7 +36,7 @@ def test_lora_learns_shapes(trainable_base, shapes_data, tmp_path):
 
 @pytest.mark.slow
 def test_stage1_then_stage2_learns_shapes(trainable_base, shapes_data, tmp_path):
-    from finetune.api import finetune
+    from llava_cli.finetune.api import finetune
 
     stage1 = finetune(finetune_config(stage="pretrain", model=trainable_base, data=str(shapes_data / "captions.csv"),
                                       output=str(tmp_path / "stage1"), epochs=2, lr=5e-3, batch_size=8, logging_steps=10))

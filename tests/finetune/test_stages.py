@@ -4,17 +4,18 @@ import pytest
 import torch
 
 from finetune_factories import LABELS, finetune_config
-from finetune.collate import ConversationDataset, ConversationEncoder, PadCollator
-from finetune.data import read_data
-from finetune.stages import FULL, LORA, STAGES, LoraSettings, apply_stage, component_of
-from finetune.train import FinetuneTrainer, load_base, training_arguments
+from llava_cli.finetune.collate import ConversationDataset, ConversationEncoder, PadCollator
+from llava_cli.finetune.data import read_data
+from llava_cli.finetune.stages import FULL, LORA, STAGES, LoraSettings, apply_stage, component_of
+from llava_cli.finetune.train import load_base
+from llava_cli.finetune.trainer import FinetuneTrainer, training_arguments
 
 
 def train_a_few_steps(cfg, steps=2):
     data = read_data(cfg.data, labels=LABELS, prompt=None, image_folder=None)
     model, processor, device = load_base(cfg)
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
-    model = apply_stage(model, cfg.plan, LoraSettings(8, 16, 0.0))
+    model = apply_stage(model, cfg.trainable, LoraSettings(8, 16, 0.0))
     encoder = ConversationEncoder(processor)
     trainer = FinetuneTrainer(
         model=model,

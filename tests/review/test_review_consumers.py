@@ -24,10 +24,10 @@ def reviewed(output) -> ReviewSession:
 
 
 def test_finetune_reads_the_review_file_and_leaves_unsure_rows_out(output, tmp_path, caplog):
-    from finetune.data import read_data
+    from llava_cli.finetune.data import read_data
 
     s = reviewed(output)
-    with caplog.at_level(logging.WARNING, logger="finetune.data"):
+    with caplog.at_level(logging.WARNING, logger="llava_cli.finetune.data"):
         data = read_data(s.review_path, labels=["red", "blue"], prompt=None, image_folder=None, frame_dir=tmp_path / "frames")
     assert data.kind == "labelled-csv" and not data.bad and data.unsure == 2
     assert [(c.image.name, c.label) for c in data.conversations] == [
