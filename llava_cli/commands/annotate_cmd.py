@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..cli import translate_errors
+from ._errors import translate_errors
 from ..config import DEFAULT_MODEL, parse_labels
 from .options import (
     AdapterOpt,

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..cli import translate_errors
+from ._errors import translate_errors
 from ..errors import UsageError
 
 LEVELS_HELP = "Comma-separated --min-confidence levels for the coverage table (multi-label: --threshold levels)."

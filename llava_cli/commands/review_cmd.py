@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ..cli import translate_errors
+from ._errors import translate_errors
 
 
 def register(app: typer.Typer) -> None:
