@@ -93,6 +93,8 @@ def annotate(
 
     Columns: source, frame, timestamp_s, answer, (label with --labels), error.
     Exit codes: 0 all inputs answered, 3 some inputs became error rows, 2 bad arguments, 1 failure.
+    \f
+    Over 50 lines only because typer reads the flags from the signature; the body is short.
     """
     options = dict(locals())  # the parsed flags, by name: the configs take the ones they own
     from ..annotate import AnnotateConfig, run_annotate

@@ -126,6 +126,9 @@ def classify(
     """Label images and video frames with one of --labels; one row per image or sampled frame.
 
     Exit codes: 0 all inputs labelled, 3 some inputs became error rows, 2 bad arguments, 1 failure.
+
+    \f
+    Over 50 lines only because typer reads the flags from the signature; the body is short.
     """
     options = dict(locals())  # the parsed flags, by name: the configs take the ones they own
     from ..classify import run_classify

@@ -95,6 +95,9 @@ def train(
     Writes an adapter folder (lora/qlora; use it with `classify --adapter`) or a full checkpoint
     (pretrain/instruct; use it with `--model`), plus finetune_config.yaml, metrics.csv, loss_curve.png.
     Flags override the --config recipe; what neither sets takes FinetuneConfig's default.
+
+    \f
+    Over 50 lines only because typer reads the flags from the signature; the body is short.
     """
     if ctx.invoked_subcommand is not None:
         return
