@@ -141,6 +141,7 @@ def single_label_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: S
     per_class = _class_scores(labels, y_true, y_pred, confusion.sum(axis=0))
     with warnings.catch_warnings():  # 'unsure' is a predicted class that is never true: expected
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        warnings.filterwarnings("ignore", message="A single label was found")  # one class: still right
         balanced = float(skm.balanced_accuracy_score(y_true, y_pred))
     return SingleLabelMetrics(
         labels=labels,
