@@ -1,7 +1,9 @@
-"""The `llava-cli` command line: registers commands and translates errors, nothing else.
+"""The `llava-cli` command line: builds the app and registers the commands, nothing else.
 
-Each command's logic lives in its own module with a Python API; here flags become a config
-dataclass, the API is called, and LlavaCliError becomes one line on stderr plus an exit code.
+Each command's logic lives in its own module with a Python API; its `commands/*_cmd.py` module
+turns flags into a config dataclass and calls the API, and `commands/_errors.py` (the error
+table) turns LlavaCliError and out-of-memory into one line on stderr plus an exit code. Imports
+go one way: this module imports the commands; no command imports this module.
 Set LLAVA_CLI_DEBUG=1 (or pass --debug) to see tracebacks.
 """
 
@@ -9,12 +11,13 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from functools import wraps
 
 import typer
 
-from .errors import EXIT_FAILURE, EXIT_USAGE, LlavaCliError, UsageError
+from .commands import annotate_cmd, chat_cmd, classify_cmd, eval_cmd, finetune_cmd, review_cmd
+from .commands._errors import debug_enabled
+
+COMMANDS = (classify_cmd, annotate_cmd, chat_cmd, finetune_cmd, eval_cmd, review_cmd)  # in --help order
 
 app = typer.Typer(
     name="llava-cli",
@@ -25,45 +28,6 @@ app = typer.Typer(
 )
 
 
-def _debug() -> bool:
-    return os.environ.get("LLAVA_CLI_DEBUG", "") not in ("", "0")
-
-
-def fail(message: str, code: int) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def translate_errors(fn: Callable) -> Callable:
-    """Run a command; turn known errors into `error: ...` lines and documented exit codes."""
-
-    @wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except UsageError as exc:
-            if _debug():
-                raise
-            for problem in exc.problems:
-                typer.echo(f"error: {problem}", err=True)
-            raise typer.Exit(EXIT_USAGE) from None
-        except LlavaCliError as exc:
-            if _debug():
-                raise
-            fail(str(exc), exc.exit_code)
-        except KeyboardInterrupt:
-            typer.echo("interrupted; rerun the same command to resume", err=True)
-            raise typer.Exit(130) from None
-        except MemoryError:
-            if _debug():
-                raise
-            fail("out of memory; lower --batch-size or use --load-in-4bit", EXIT_FAILURE)
-
-    return wrapper
-
-
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks instead of one-line errors."),
@@ -72,11 +36,15 @@ def _root(
         os.environ["LLAVA_CLI_DEBUG"] = "1"
 
 
+for _command in COMMANDS:
+    _command.register(app)
+
+
 def quiet_libraries() -> None:
     """Keep library chatter (weight-loading bars, backend notices) off the user's terminal."""
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    if _debug():
+    if debug_enabled():
         return
     import logging
     import warnings
@@ -99,10 +67,7 @@ def quiet_libraries() -> None:
 
 def main() -> None:
     """Console-script entry point."""
-    from .commands import register_all
-
     quiet_libraries()
-    register_all(app)
     app(prog_name="llava-cli")
 
 

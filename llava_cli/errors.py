@@ -1,8 +1,9 @@
 """Errors the tool reports as one line, and the exit codes they map to.
 
-Library code raises these; only `llava_cli.cli` turns them into messages and exit codes, so the
-Python API gives callers real exceptions while the command line never shows a traceback (unless
-`--debug` / LLAVA_CLI_DEBUG=1 asks for one).
+Library code raises these; only the command line (`llava_cli.commands._errors`, the error table)
+turns them into messages and exit codes, so the Python API gives callers real exceptions while the
+command line never shows a traceback (unless `--debug` / LLAVA_CLI_DEBUG=1 asks for one). This
+module imports nothing from the package: every other module may import it.
 """
 
 from __future__ import annotations
@@ -40,3 +41,18 @@ class InputError(LlavaCliError):
 
 class OutputError(LlavaCliError):
     """The output file cannot be written or resumed."""
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether `exc` is an accelerator running out of memory (torch.OutOfMemoryError, or the
+    RuntimeError older builds and other backends raise with "out of memory" in its text).
+
+    Such an error is about the run's settings (--batch-size, quantization), not about one input:
+    batch loops re-raise it instead of writing error rows, and the command line says what to lower.
+    Needs no torch import: checked by name, so this module stays a leaf.
+    """
+    if not isinstance(exc, RuntimeError):
+        return False
+    if any(cls.__name__ == "OutOfMemoryError" for cls in type(exc).__mro__):
+        return True
+    return "out of memory" in str(exc).lower()

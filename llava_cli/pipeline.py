@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .dedup import FrameDeduper
-from .errors import InputError
+from .errors import InputError, is_out_of_memory
 from .inputs import InputItem
 from .media import FramePlan, is_regular_file, iter_video_frames, load_image, shrink
 from .output import Key, RowWriter, row_key
@@ -228,6 +228,8 @@ def run_batches(
         try:
             return handle(good)
         except (RuntimeError, ValueError, IndexError) as exc:
+            if is_out_of_memory(exc):  # the run's settings, not this input: stop with one line
+                raise
             if len(good) == 1:
                 where = good[0].source if good[0].frame is None else f"{good[0].source} frame {good[0].frame}"
                 good[0].error = f"{where}: model failed on this input ({type(exc).__name__}: {str(exc)[:200]})"

@@ -31,10 +31,9 @@ def tiny_loaded(tiny_model_dir):
 @pytest.fixture(scope="session")
 def cli_app():
     from llava_cli.cli import app, quiet_libraries
-    from llava_cli.commands import register_all
 
     quiet_libraries()
-    return register_all(app)
+    return app
 
 
 def pytest_collection_modifyitems(config, items):

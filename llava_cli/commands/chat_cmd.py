@@ -1,4 +1,8 @@
-"""`llava-cli chat`: flags -> ChatConfig -> a ChatSession, answered once (-p) or interactively."""
+"""`llava-cli chat`: flags -> ChatConfig -> a ChatSession, answered once (-p) or interactively.
+
+--temperature and --max-new-tokens default to None here and take ChatConfig's defaults (chat.py
+imports torch, too slow to load just to print the help).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ from typing import Annotated, Optional
 
 import typer
 
-from ..cli import translate_errors
-from ..config import DEFAULT_MODEL
+from ..config import ModelConfig
 from ..errors import UsageError
+from ._errors import translate_errors
 from .options import (
+    PROMPT,
     AdapterOpt,
     DeviceOpt,
     DtypeOpt,
@@ -19,13 +24,21 @@ from .options import (
     Load8bitOpt,
     MaxNewTokensOpt,
     ModelOpt,
+    RevisionOpt,
     SystemOpt,
     TemperatureOpt,
     TrustRemoteCodeOpt,
+    examples,
+    given,
     model_config,
 )
 
 EXIT_STOPPED = 130  # a one-shot answer cut short by Ctrl-C
+EXAMPLES = examples(
+    "llava-cli chat photo.jpg",
+    'llava-cli chat photo.jpg -p "How many people are in the picture?"',
+    "echo 'What happens here?' | llava-cli chat game.mp4 --at 12.5 -p -",
+)
 
 
 def read_question(prompt: str | None) -> str | None:
@@ -41,37 +54,42 @@ def read_question(prompt: str | None) -> str | None:
 def chat(
     image: Annotated[str, typer.Argument(help="The image (or video) to talk about.", show_default=False)],
     prompt: Annotated[
-        Optional[str], typer.Option("--prompt", "-p", help="Ask one question, print the answer and exit; '-' reads it from stdin.")
+        Optional[str],
+        typer.Option(
+            "--prompt", "-p", help="Ask one question, print the answer and exit; '-' reads it from stdin.", rich_help_panel=PROMPT
+        ),
     ] = None,
-    at: Annotated[Optional[float], typer.Option("--at", help="For a video: the frame at this many seconds (default: the middle).")] = None,
+    at: Annotated[
+        Optional[float],
+        typer.Option("--at", help="For a video: the frame at this many seconds (default: the middle).", rich_help_panel=PROMPT),
+    ] = None,
     system: SystemOpt = None,
-    temperature: TemperatureOpt = 0.0,
-    max_new_tokens: MaxNewTokensOpt = 512,
-    model: ModelOpt = DEFAULT_MODEL,
-    adapter: AdapterOpt = None,
-    device: DeviceOpt = "auto",
-    dtype: DtypeOpt = "auto",
-    load_in_4bit: Load4bitOpt = False,
-    load_in_8bit: Load8bitOpt = False,
-    trust_remote_code: TrustRemoteCodeOpt = False,
-    image_fit: ImageFitOpt = None,
+    model: ModelOpt = ModelConfig.model,
+    adapter: AdapterOpt = ModelConfig.adapter,
+    revision: RevisionOpt = ModelConfig.revision,
+    device: DeviceOpt = ModelConfig.device,
+    dtype: DtypeOpt = ModelConfig.dtype,
+    load_in_4bit: Load4bitOpt = ModelConfig.load_in_4bit,
+    load_in_8bit: Load8bitOpt = ModelConfig.load_in_8bit,
+    trust_remote_code: TrustRemoteCodeOpt = ModelConfig.trust_remote_code,
+    image_fit: ImageFitOpt = ModelConfig.image_fit,
+    temperature: TemperatureOpt = None,
+    max_new_tokens: MaxNewTokensOpt = None,
 ) -> None:
     """Talk to the model about an image: interactive and multi-turn, or one answer with -p.
 
     In the chat: /image PATH, /clear, /save FILE (.json or .md), /help, /quit. Ctrl-C stops a
     long answer; Ctrl-D or Ctrl-C at the prompt leaves.
     """
+    options = dict(locals())  # the parsed flags, by name: the configs take the ones they own
     from ..chat import ChatConfig, open_session
     from ..chat_repl import ChatRepl
 
     cfg = ChatConfig(
+        **given(ChatConfig, options, exclude=["image", "model", "prompt"]),
         image=image,
-        model=model_config(model, adapter, device, dtype, load_in_4bit, load_in_8bit, trust_remote_code, image_fit),
+        model=model_config(options),
         prompt=read_question(prompt),
-        at=at,
-        system=system,
-        temperature=temperature,
-        max_new_tokens=max_new_tokens,
     ).validate()
     session = open_session(cfg)
     if cfg.prompt is None:
@@ -81,4 +99,4 @@ def chat(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("chat")(translate_errors(chat))
+    app.command("chat", epilog=EXAMPLES)(translate_errors(chat))

@@ -6,13 +6,20 @@ from typing import Annotated
 
 import typer
 
-from ..cli import translate_errors
+from ._errors import translate_errors
+from .options import examples
+
+EXAMPLES = examples(
+    "llava-cli review labels.csv",
+    "llava-cli review labels.csv --port 0 --no-browser",
+    "llava-cli eval labels.csv --truth labels.review.csv   # score the run against your decisions",
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add the `review` command to `app`."""
 
-    @app.command("review")
+    @app.command("review", epilog=EXAMPLES)
     @translate_errors
     def review_command(
         output: Annotated[str, typer.Argument(metavar="OUTPUT", help="A classify output: .csv, .jsonl or .parquet.")],

@@ -1,11 +1,16 @@
-"""Classification metrics as pure functions on numpy arrays (no scikit-learn in the package).
+"""Classification metrics for `llava-cli eval`.
 
-Conventions (chosen to match scikit-learn where it has one, so numbers can be cross-checked):
+The standard metrics (confusion matrix, precision/recall/F1, accuracy, balanced accuracy, subset
+accuracy, Hamming loss) come from scikit-learn; this module only fixes how classify's outputs map
+onto them and adds what scikit-learn lacks: the expected calibration error over classify's bins,
+and coverage at a confidence level (what --min-confidence keeps).
+
+Conventions (scikit-learn's where it has one):
 
 - Predictions outside the label set (classify writes `unsure` below --min-confidence) count as
   wrong for accuracy and recall, and are kept out of the confusion matrix's label columns: they go
   to a separate `unsure` column, so each confusion row still sums to that class's support.
-- Precision, recall and F1 are 0 where their denominator is 0 (scikit-learn's zero_division=0).
+- Precision, recall and F1 are 0 where their denominator is 0 (zero_division=0).
 - Macro-F1 is the mean F1 over labels present in the truth or in the predictions; labels the
   run knew but that never occur on either side are left out (scikit-learn's default label set).
 - Balanced accuracy is the mean recall over classes present in the truth.
@@ -16,10 +21,12 @@ Conventions (chosen to match scikit-learn where it has one, so numbers can be cr
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from sklearn import metrics as skm
 
 
 @dataclass
@@ -90,14 +97,19 @@ def _div(num: float, den: float) -> float:
     return float(num) / float(den) if den else 0.0
 
 
-def _scores(labels: Sequence[str], tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> list[ClassScores]:
-    out = []
-    for i, lab in enumerate(labels):
-        p = _div(tp[i], tp[i] + fp[i])
-        r = _div(tp[i], tp[i] + fn[i])
-        f1 = _div(2 * p * r, p + r)
-        out.append(ClassScores(lab, p, r, f1, int(tp[i] + fn[i]), int(tp[i] + fp[i])))
-    return out
+def _class_scores(labels: Sequence[str], y_true, y_pred, predicted: np.ndarray) -> list[ClassScores]:
+    """Per-label scores from scikit-learn; `predicted` counts each label's predictions."""
+    p, r, f, support = skm.precision_recall_fscore_support(
+        y_true, y_pred, labels=_label_arg(y_true, labels), average=None, zero_division=0
+    )
+    return [
+        ClassScores(lab, float(p[i]), float(r[i]), float(f[i]), int(support[i]), int(predicted[i])) for i, lab in enumerate(labels)
+    ]
+
+
+def _label_arg(y_true, labels: Sequence[str]):
+    """scikit-learn's `labels=`: names for label lists, column indices for indicator matrices."""
+    return list(range(len(labels))) if isinstance(y_true, np.ndarray) and y_true.ndim == 2 else list(labels)
 
 
 def _macro_f1(scores: list[ClassScores]) -> float:
@@ -114,33 +126,30 @@ def single_label_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: S
     if len(y_true) != len(y_pred):
         raise ValueError(f"{len(y_true)} truth labels but {len(y_pred)} predictions")
     labels = list(labels)
-    index = {lab: i for i, lab in enumerate(labels)}
-    unknown = sorted({t for t in y_true if t not in index})
+    unknown = sorted(set(y_true) - set(labels))
     if unknown:
         raise ValueError(f"truth labels not in the label set: {', '.join(unknown)}")
-    n_lab = len(labels)
-    confusion = np.zeros((n_lab, n_lab), dtype=np.int64)
-    unsure = np.zeros(n_lab, dtype=np.int64)
-    for t, p in zip(y_true, y_pred):
-        j = index.get(p)
-        if j is None:
-            unsure[index[t]] += 1
-        else:
-            confusion[index[t], j] += 1
-    tp = np.diag(confusion)
-    support = confusion.sum(axis=1) + unsure
-    fp = confusion.sum(axis=0) - tp
-    fn = support - tp
-    per_class = _scores(labels, tp, fp, fn)
+    y_true, y_pred = [str(t) for t in y_true], [str(p) for p in y_pred]
+    outside = sorted(set(y_pred) - set(labels))  # 'unsure', or any other answer off the list
     n = len(y_true)
-    recalls = [s.recall for s in per_class if s.support]
+    if n == 0:
+        empty = np.zeros((len(labels), len(labels)), dtype=np.int64)
+        scores = [ClassScores(lab, 0.0, 0.0, 0.0, 0, 0) for lab in labels]
+        return SingleLabelMetrics(labels, empty, np.zeros(len(labels), dtype=np.int64), 0, math.nan, math.nan, math.nan, scores)
+    full = skm.confusion_matrix(y_true, y_pred, labels=labels + outside)
+    confusion, unsure = full[: len(labels), : len(labels)], full[: len(labels), len(labels):].sum(axis=1)
+    per_class = _class_scores(labels, y_true, y_pred, confusion.sum(axis=0))
+    with warnings.catch_warnings():  # 'unsure' is a predicted class that is never true: expected
+        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+        warnings.filterwarnings("ignore", message="A single label was found")  # one class: still right
+        balanced = float(skm.balanced_accuracy_score(y_true, y_pred))
     return SingleLabelMetrics(
         labels=labels,
-        confusion=confusion,
-        unsure=unsure,
+        confusion=confusion.astype(np.int64),
+        unsure=unsure.astype(np.int64),
         n=n,
-        accuracy=_div(tp.sum(), n) if n else math.nan,
-        balanced_accuracy=float(np.mean(recalls)) if recalls else math.nan,
+        accuracy=float(skm.accuracy_score(y_true, y_pred)),
+        balanced_accuracy=balanced,
         macro_f1=_macro_f1(per_class),
         per_class=per_class,
     )
@@ -161,21 +170,20 @@ def multi_label_metrics(
         raise ValueError(f"truth labels not in the label set: {', '.join(unknown)}")
     truth = indicator(true_sets, labels)
     pred = indicator(pred_sets, labels)
-    tp = (truth & pred).sum(axis=0)
-    fp = (~truth & pred).sum(axis=0)
-    fn = (truth & ~pred).sum(axis=0)
-    per_class = _scores(labels, tp, fp, fn)
     n = len(true_sets)
-    micro_p = _div(tp.sum(), tp.sum() + fp.sum())
-    micro_r = _div(tp.sum(), tp.sum() + fn.sum())
+    if n == 0 or not labels:
+        scores = [ClassScores(lab, 0.0, 0.0, 0.0, 0, 0) for lab in labels]
+        return MultiLabelMetrics(labels, n, math.nan, math.nan, 0.0, 0.0, 0.0, math.nan, scores)
+    per_class = _class_scores(labels, truth, pred, pred.sum(axis=0))
+    micro_p, micro_r, micro_f1, _ = skm.precision_recall_fscore_support(truth, pred, average="micro", zero_division=0)
     return MultiLabelMetrics(
         labels=labels,
         n=n,
-        subset_accuracy=float((truth == pred).all(axis=1).mean()) if n else math.nan,
-        hamming_loss=float((truth != pred).mean()) if truth.size else math.nan,
-        micro_precision=micro_p,
-        micro_recall=micro_r,
-        micro_f1=_div(2 * micro_p * micro_r, micro_p + micro_r),
+        subset_accuracy=float(skm.accuracy_score(truth, pred)),
+        hamming_loss=float(skm.hamming_loss(truth, pred)),
+        micro_precision=float(micro_p),
+        micro_recall=float(micro_r),
+        micro_f1=float(micro_f1),
         macro_f1=_macro_f1(per_class),
         per_class=per_class,
     )
@@ -255,16 +263,17 @@ def threshold_table(probs: np.ndarray, truth: np.ndarray, levels: Sequence[float
     rows = []
     for level in levels:
         pred = np.asarray(probs) >= level
-        tp = (pred & truth).sum()
-        p = _div(tp, pred.sum())
-        r = _div(tp, truth.sum())
+        if n:
+            p, r, f1, _ = skm.precision_recall_fscore_support(truth, pred, average="micro", zero_division=0)
+        else:
+            p = r = f1 = 0.0
         rows.append(
             CoverageRow(
                 level=float(level),
                 kept=n,
                 coverage=1.0 if n else math.nan,
-                accuracy=float((pred == truth).all(axis=1).mean()) if n else math.nan,
-                extra={"micro_precision": p, "micro_recall": r, "micro_f1": _div(2 * p * r, p + r)},
+                accuracy=float(skm.accuracy_score(truth, pred)) if n else math.nan,
+                extra={"micro_precision": float(p), "micro_recall": float(r), "micro_f1": float(f1)},
             )
         )
     return rows

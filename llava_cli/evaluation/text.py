@@ -25,9 +25,8 @@ def _examples(summary: dict, key: str) -> str:
     return f" (e.g. {', '.join(found[:3])})" if found else ""
 
 
-def format_text(summary: dict[str, Any]) -> str:
-    """A readable report: counts, headline metrics, per-class table, confusion, levels."""
-    c, m = summary["counts"], summary["metrics"]
+def _header(summary: dict[str, Any]) -> list[str]:
+    c = summary["counts"]
     out = [
         f"eval: {summary['predictions']} against {summary['truth']}",
         f"mode: {summary['mode']} ({summary['mode_from']}); {len(summary['labels'])} labels ({summary['labels_from']})",
@@ -40,16 +39,21 @@ def format_text(summary: dict[str, Any]) -> str:
     ]
     if c["duplicate_predictions"] or c["duplicate_truth"]:
         out.append(f"duplicates ignored         {c['duplicate_predictions']} predictions, {c['duplicate_truth']} truth rows")
-    out.append("")
+    return out
+
+
+def _headline(summary: dict[str, Any]) -> list[str]:
+    c, m = summary["counts"], summary["metrics"]
     if summary["mode"] == "single-label":
-        out += [
+        out = [
             f"accuracy                   {num(m['accuracy'])}   ('unsure' counts as wrong)",
             f"balanced accuracy          {num(m['balanced_accuracy'])}",
             f"macro-F1                   {num(m['macro_f1'])}",
-            f"unsure                     {c['unsure']}   (answered {num(m['answered'])}, accuracy when answered {num(m['accuracy_when_answered'])})",
+            f"unsure                     {c['unsure']}   (answered {num(m['answered'])}, "
+            f"accuracy when answered {num(m['accuracy_when_answered'])})",
         ]
     else:
-        out += [
+        out = [
             f"subset accuracy            {num(m['subset_accuracy'])}",
             f"hamming loss               {num(m['hamming_loss'])}",
             f"micro precision            {num(m['micro_precision'])}",
@@ -62,29 +66,48 @@ def format_text(summary: dict[str, Any]) -> str:
         out.append(f"ECE, {len(cal['bins'])} bins".ljust(27) + num(cal["ece"]))
     else:
         out.append("ECE                        n/a (no p_<label> columns)")
-    out += ["", "per class:"]
-    out += _table(
-        ["label", "precision", "recall", "f1", "support", "predicted"],
-        [[s["label"], num(s["precision"]), num(s["recall"]), num(s["f1"]), s["support"], s["predicted"]] for s in summary["per_class"]],
-    )
+    return out
+
+
+def _per_class(summary: dict[str, Any]) -> list[str]:
+    rows = [
+        [s["label"], num(s["precision"]), num(s["recall"]), num(s["f1"]), s["support"], s["predicted"]]
+        for s in summary["per_class"]
+    ]
+    return ["", "per class:", *_table(["label", "precision", "recall", "f1", "support", "predicted"], rows)]
+
+
+def _confusion(summary: dict[str, Any]) -> list[str]:
     conf = summary["confusion"]
-    if conf is not None and len(conf["columns"]) <= CONFUSION_TEXT_MAX:
-        out += ["", "confusion (rows: truth, columns: predicted):"]
-        out += _table(["truth \\ predicted", *conf["columns"]], [[lab, *row] for lab, row in zip(conf["rows"], conf["counts"])])
+    if conf is None or len(conf["columns"]) > CONFUSION_TEXT_MAX:
+        return []
+    rows = [[lab, *row] for lab, row in zip(conf["rows"], conf["counts"])]
+    return ["", "confusion (rows: truth, columns: predicted):", *_table(["truth \\ predicted", *conf["columns"]], rows)]
+
+
+def _levels(summary: dict[str, Any]) -> list[str]:
     levels = summary["levels"]["rows"]
-    if levels:
-        if summary["mode"] == "single-label":
-            out += ["", "--min-confidence levels (top probability >= level keeps a row):"]
-            out += _table(
-                ["min-confidence", "kept", "coverage", "accuracy"],
-                [[num(r["level"], 2), r["kept"], num(r["coverage"]), num(r["accuracy"])] for r in levels],
-            )
-        else:
-            out += ["", "--threshold levels (labels with p >= level):"]
-            out += _table(
-                ["threshold", "subset acc", "micro-P", "micro-R", "micro-F1"],
-                [[num(r["level"], 2), num(r["accuracy"]), num(r["micro_precision"]), num(r["micro_recall"]), num(r["micro_f1"])] for r in levels],
-            )
+    if not levels:
+        return []
+    if summary["mode"] == "single-label":
+        rows = [[num(r["level"], 2), r["kept"], num(r["coverage"]), num(r["accuracy"])] for r in levels]
+        return [
+            "", "--min-confidence levels (top probability >= level keeps a row):",
+            *_table(["min-confidence", "kept", "coverage", "accuracy"], rows),
+        ]
+    rows = [
+        [num(r["level"], 2), num(r["accuracy"]), num(r["micro_precision"]), num(r["micro_recall"]), num(r["micro_f1"])]
+        for r in levels
+    ]
+    return [
+        "", "--threshold levels (labels with p >= level):",
+        *_table(["threshold", "subset acc", "micro-P", "micro-R", "micro-F1"], rows),
+    ]
+
+
+def format_text(summary: dict[str, Any]) -> str:
+    """A readable report: counts, headline metrics, per-class table, confusion, levels."""
+    out = [*_header(summary), "", *_headline(summary), *_per_class(summary), *_confusion(summary), *_levels(summary)]
     if summary.get("files"):
         out += ["", "report: " + ", ".join(summary["files"])]
     return "\n".join(out)

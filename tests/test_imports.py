@@ -1,0 +1,157 @@
+"""The package graph: every module imports on its own and in any order, imports go one way (no
+circle among the package's modules), and production code never imports the test builders.
+
+The graph is read from the source with `ast`, so it covers imports inside functions too (a lazy
+import that closes a circle is still a circle a reader has to untangle). An edge goes to the module
+named (`from . import data` -> the `data` module; `from .x import y` -> `x`, or `x.y` where that is
+a module); the parent packages Python initializes on the way are not counted as edges.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+# Top-level packages of this repository. `finetune` is on its way to `llava_cli.finetune`; while
+# it is a top-level folder it is walked as its own package.
+PACKAGES = [name for name in ("llava_cli", "finetune") if (ROOT / name / "__init__.py").is_file()]
+TEST_ONLY = ("llava_cli.testing",)  # builders of tiny models for tests: never imported by production code
+TEST_TOP_LEVEL = {"tests", "conftest", "factories", "finetune_factories", "review_factories"}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+def all_modules() -> dict[str, Path]:
+    found = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            found[module_name(path)] = path
+    return found
+
+
+MODULES = all_modules()
+
+
+def imported_names(name: str, path: Path) -> set[str]:
+    """Absolute names of everything `path` imports (at the top and inside functions)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base_parts = package.split(".")
+                base_parts = base_parts[: len(base_parts) - (node.level - 1)]
+                base = ".".join(base_parts + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                out.add(sub if sub in MODULES else base)
+    return out
+
+
+def graph() -> dict[str, set[str]]:
+    return {name: {m for m in imported_names(name, path) if m in MODULES and m != name} for name, path in MODULES.items()}
+
+
+def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
+    """One import circle as a list of modules (first == last), or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == 1:
+                return stack[stack.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(edges):
+        if start not in state and (found := visit(start)):
+            return found
+    return None
+
+
+def test_the_walk_sees_the_package():
+    edges = graph()
+    assert {"llava_cli.cli", "llava_cli.commands.classify_cmd", "llava_cli.evaluation.report"} <= set(edges)
+    assert "llava_cli.commands.classify_cmd" in edges["llava_cli.cli"]
+    assert "llava_cli.evaluation.metrics" in edges["llava_cli.evaluation.report"]  # `from . import metrics`
+
+
+def test_find_cycle_finds_one():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert find_cycle({"a": {"b"}, "b": set()}) is None
+
+
+def test_no_import_circle():
+    cycle = find_cycle(graph())
+    assert cycle is None, "import circle: " + " -> ".join(cycle)
+
+
+def test_commands_never_import_the_app():
+    for name, deps in graph().items():
+        if name.startswith("llava_cli.commands"):
+            assert "llava_cli.cli" not in deps, f"{name} imports llava_cli.cli"
+
+
+def test_production_code_never_imports_test_builders():
+    bad = []
+    for name, path in MODULES.items():
+        if name.startswith(TEST_ONLY):
+            continue
+        for imported in imported_names(name, path):
+            if imported.startswith(TEST_ONLY) or imported.split(".")[0] in TEST_TOP_LEVEL:
+                bad.append(f"{name} imports {imported}")
+    assert not bad, "; ".join(bad)
+
+
+def _import_in_order(names: list[str]) -> subprocess.CompletedProcess:
+    code = "import importlib, sys\nfor name in sys.argv[1:]:\n    importlib.import_module(name)\n"
+    return subprocess.run([sys.executable, "-c", code, *names], cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+IMPORTABLE = sorted(n for n in MODULES if not n.endswith("__main__"))  # __main__ runs the CLI
+
+
+@pytest.mark.parametrize("order", ["sorted", "reversed", "leaves-first", "shuffled"])
+def test_every_module_imports_in_any_order(order):
+    """Fresh interpreters import every module in several orders; none fails on a half-built module."""
+    import random
+
+    names = list(IMPORTABLE)
+    if order == "reversed":
+        names.reverse()
+    elif order == "leaves-first":
+        edges = graph()
+        names.sort(key=lambda n: (len(edges[n]), n))
+    elif order == "shuffled":
+        random.Random(14).shuffle(names)
+    result = _import_in_order(names)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.parametrize("name", ["llava_cli.cli", "llava_cli.commands.classify_cmd", "llava_cli.commands._errors",
+                                  "llava_cli.commands.options", "llava_cli.evaluation", "llava_cli.errors"])
+def test_entry_modules_import_first(name):
+    """The modules a user or a command reaches first import alone, in a fresh interpreter."""
+    result = _import_in_order([name])
+    assert result.returncode == 0, result.stderr[-3000:]
