@@ -17,15 +17,17 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-# Top-level packages of this repository. `finetune` is on its way to `llava_cli.finetune`; while
-# it is a top-level folder it is walked as its own package.
+# Source folders of the package. `finetune/` sits at the repository's top but installs as
+# `llava_cli.finetune` (pyproject's package-dir), so its modules are named that way here.
 PACKAGES = [name for name in ("llava_cli", "finetune") if (ROOT / name / "__init__.py").is_file()]
+INSTALLED_AS = {"finetune": ["llava_cli", "finetune"]}
 TEST_ONLY = ("llava_cli.testing",)  # builders of tiny models for tests: never imported by production code
 TEST_TOP_LEVEL = {"tests", "conftest", "factories", "finetune_factories", "review_factories"}
 
 
 def module_name(path: Path) -> str:
     parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    parts = INSTALLED_AS.get(parts[0], [parts[0]]) + parts[1:]
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
@@ -42,12 +44,22 @@ def all_modules() -> dict[str, Path]:
 MODULES = all_modules()
 
 
+def is_type_checking_block(node) -> bool:
+    test = getattr(node, "test", None) if isinstance(node, ast.If) else None
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
 def imported_names(name: str, path: Path) -> set[str]:
     """Absolute names of everything `path` imports (at the top and inside functions)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
     out: set[str] = set()
+    typing_only = {id(n) for block in ast.walk(tree) if is_type_checking_block(block) for s in block.body for n in ast.walk(s)}
     for node in ast.walk(tree):
+        if id(node) in typing_only:  # `if TYPE_CHECKING:` imports never run
+            continue
         if isinstance(node, ast.Import):
             out.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
