@@ -22,6 +22,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from llava_cli.columns import UNSURE  # the label `llava-cli review` writes for a row marked unsure (skipped, not a class)
 from llava_cli.errors import UsageError
 from llava_cli.inputs import natural_key
 from llava_cli.media import IMAGE_EXTENSIONS
@@ -31,7 +32,6 @@ PATH_COLUMNS = ("source", "image", "path")
 CAPTION_COLUMNS = ("caption", "text")
 IMAGE_TAG = "<image>"
 ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
-UNSURE = "unsure"  # the label `llava-cli review` writes for a row marked unsure (skipped, not a class)
 # Label cells that are an empty value exported by a spreadsheet or pandas, not a class (unless --labels names one).
 MISSING_LABELS = frozenset({"nan", "<na>", "n/a", "null"})
 

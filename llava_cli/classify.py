@@ -14,7 +14,8 @@ import polars as pl
 import torch
 
 from .batching import PromptEncoder, collate, target_min_side
-from .config import MULTI_LABEL_SEPARATOR, ClassifyConfig, default_batch_size
+from .columns import UNSURE, join_labels, prob_column, round_prob
+from .config import ClassifyConfig, default_batch_size
 from .dedup import ReferenceRows
 from .distributed import current_process_group
 from .inputs import find_inputs
@@ -25,13 +26,6 @@ from .ownership import OutputClaim, claim_output
 from .pipeline import Sample
 from .prompts import AnswerTokens, answer_tokens, check_system_supported, render, render_prompt, user_message, with_system
 from .scoring import LabelScorer
-
-UNSURE = "unsure"
-
-
-def prob_column(label: str) -> str:
-    return f"p_{label}"
-
 
 def output_schema(labels: list[str], *, dedup: bool = False) -> dict[str, pl.DataType]:
     schema: dict[str, pl.DataType] = {
@@ -122,7 +116,7 @@ def decide(
     best = max(range(len(probs)), key=probs.__getitem__)
     confidence = probs[best]
     if multi_label:
-        return MULTI_LABEL_SEPARATOR.join(lab for lab, p in zip(labels, probs) if p >= threshold), confidence
+        return join_labels(lab for lab, p in zip(labels, probs) if p >= threshold), confidence
     if min_confidence is not None and confidence < min_confidence:
         return UNSURE, confidence
     return labels[best], confidence
@@ -217,7 +211,7 @@ def _classify_into(claim: OutputClaim, cfg: ClassifyConfig, items, loaded: Loade
             if sample.duplicate_of is not None:
                 rows.append(references.copy(sample.source, sample.frame, sample.duplicate_of, sample.timestamp_s))
                 continue
-            p = next(probs)
+            p = [round_prob(v) for v in next(probs)]  # as written: see llava_cli.columns
             label, confidence = decide(
                 p, labels, multi_label=cfg.multi_label, threshold=cfg.threshold, min_confidence=cfg.min_confidence
             )
