@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UsageError
@@ -207,6 +207,3 @@ class ClassifyConfig:
         if problems:
             raise UsageError(problems)
         return self
-
-    def to_dict(self) -> dict:
-        return asdict(self)

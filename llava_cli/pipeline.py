@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from .dedup import FrameDeduper
@@ -36,15 +36,10 @@ class Sample:
     features: Any = None  # what `prepare` returned for the image (model inputs)
     error: str | None = None
     duplicate_of: int | None = None  # --dedup: the frame whose result this one copies (not prepared)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def needs_model(self) -> bool:
         return self.error is None and self.duplicate_of is None
-
-    @property
-    def key(self) -> Key:
-        return row_key(self.source, self.frame)
 
 
 def default_workers() -> int:
