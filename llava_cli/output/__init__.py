@@ -15,7 +15,7 @@ so values come back exactly as they were. Number columns are never escaped (-0.5
 
 Which file a run may write to is decided in llava_cli.ownership; this package does the file work:
 `files` (whole files by format, sidecar), `scan` (checking an existing output), `append` (rows as
-they come, finishing Parquet).
+they come, finishing Parquet), `lock` (one run at a time per output).
 """
 
 from .append import RowWriter, finish_parquet
