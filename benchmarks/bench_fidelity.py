@@ -132,7 +132,7 @@ def run(args) -> dict:
 
     import dataclasses
 
-    from llava_cli.tiny import build_tiny_llava
+    from llava_cli.testing.tiny import build_tiny_llava
 
     report: dict = {"shape": args.shape, "labels": LABELS, "load_average_start": os.getloadavg(), "models": {}}
     with tempfile.TemporaryDirectory(prefix="llava-fidelity-") as tmp:

@@ -26,7 +26,7 @@ LABELS = ["shooting", "dribbling", "passing", "pass"]
 @pytest.fixture(scope="module")
 def model336(tmp_path_factory):
     """A tiny random LLaVA whose processor has llava-1.5's real geometry (hidden sizes stay tiny)."""
-    from llava_cli.tiny import TinyLlavaSpec, build_tiny_llava
+    from llava_cli.testing.tiny import TinyLlavaSpec, build_tiny_llava
 
     return str(build_tiny_llava(tmp_path_factory.mktemp("llava336"), TinyLlavaSpec(image_size=336, patch_size=14)))
 

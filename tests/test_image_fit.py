@@ -132,7 +132,7 @@ def test_default_fit_per_processor_type():
 
 
 def test_llava_next_processor_is_left_as_it_is(tmp_path, caplog):
-    from llava_cli.tiny import build_tiny_llava_next
+    from llava_cli.testing.tiny import build_tiny_llava_next
 
     folder = str(build_tiny_llava_next(tmp_path / "next"))
     processor = load_processor(ModelConfig(model=folder))
