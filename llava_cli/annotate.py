@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import polars as pl
 import torch
@@ -70,9 +70,6 @@ class AnnotateConfig:
     def question(self) -> str:
         """The prompt as asked: {labels} / {labels_or} filled in when --labels is given."""
         return render_prompt(self.prompt, self.labels) if self.labels else self.prompt
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def output_schema(with_label: bool) -> dict[str, pl.DataType]:

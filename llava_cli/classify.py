@@ -2,48 +2,34 @@
 
 `Classifier` scores in-memory images (the Python API); `run_classify` is the batch job behind
 `llava-cli classify`: inputs -> pipeline -> scorer -> rows in a resumable output file + sidecar.
+The rest of classify has its own modules: the decision rule (llava_cli.decision), the output's
+columns, rows and sidecar (llava_cli.classify_rows), the cell format (llava_cli.columns).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-import polars as pl
 import torch
 
 from .batching import PromptEncoder, collate, target_min_side
-from .config import MULTI_LABEL_SEPARATOR, ClassifyConfig, default_batch_size
-from .dedup import ReferenceRows
+from .classify_rows import ClassifyRows, classify_row_settings, output_schema, run_info
+from .columns import UNSURE, prob_column
+from .config import ClassifyConfig, default_batch_size
+from .decision import decide
 from .distributed import current_process_group
 from .inputs import find_inputs
-from .jobs import KEY_COLUMNS, BatchRun, frame_plan, row_settings, run_job, sample_key
-from .jobs import run_info as base_run_info
+from .jobs import BatchRun, frame_plan, run_job
 from .model import LoadedModel, load_model, with_image_fit
 from .ownership import OutputClaim, claim_output
-from .pipeline import Sample
 from .prompts import AnswerTokens, answer_tokens, check_system_supported, render, render_prompt, user_message, with_system
 from .scoring import LabelScorer
 
-UNSURE = "unsure"
-
-
-def prob_column(label: str) -> str:
-    return f"p_{label}"
-
-
-def output_schema(labels: list[str], *, dedup: bool = False) -> dict[str, pl.DataType]:
-    schema: dict[str, pl.DataType] = {
-        **KEY_COLUMNS,
-        "label": pl.String,
-        "confidence": pl.Float64,
-    }
-    schema.update({prob_column(label): pl.Float64 for label in labels})
-    schema["error"] = pl.String
-    if dedup:  # only with --dedup, so the default schema stays as documented
-        schema["duplicate_of"] = pl.Int64
-    return schema
+__all__ = [
+    "UNSURE", "ClassifyRun", "Classifier", "classify_row_settings", "content_free_images", "decide", "output_schema",
+    "prob_column", "run_classify", "run_info",
+]  # fmt: skip
 
 
 def content_free_images(size: int = 336) -> list:
@@ -129,69 +115,11 @@ class Classifier:
         return torch.cat(out) if out else torch.empty(0, len(self.labels))
 
 
-def decide(
-    probs: list[float],
-    labels: list[str],
-    *,
-    multi_label: bool = False,
-    threshold: float = 0.5,
-    min_confidence: float | None = None,
-) -> tuple[str, float]:
-    """The `label` and `confidence` written for one row's probabilities."""
-    best = max(range(len(probs)), key=probs.__getitem__)
-    confidence = probs[best]
-    if multi_label:
-        return MULTI_LABEL_SEPARATOR.join(lab for lab, p in zip(labels, probs) if p >= threshold), confidence
-    if min_confidence is not None and confidence < min_confidence:
-        return UNSURE, confidence
-    return labels[best], confidence
-
-
 @dataclass
 class ClassifyRun(BatchRun):
     """The outcome of `run_classify`: where rows went, what happened, and the segments file if any."""
 
     segments: Path | None = None
-
-
-def run_info(cfg: ClassifyConfig, clf: Classifier | None, loaded: LoadedModel | None) -> dict[str, Any]:
-    """The sidecar: everything needed to know what produced the output."""
-    info = base_run_info(
-        "classify",
-        cfg,
-        loaded,
-        prompt=clf.prompt if clf else render_prompt(cfg.prompt, cfg.labels),
-        system=cfg.system,
-        labels=cfg.labels,
-        multi_label=cfg.multi_label,
-        threshold=cfg.threshold,
-        calibrate=cfg.calibrate,
-        min_confidence=cfg.min_confidence,
-        batch_size=cfg.batch_size,
-        fast_decode=cfg.fast_decode,
-    )
-    if clf is not None:
-        info["label_tokens"] = {lab: list(ans.ids) for lab, ans in zip(clf.labels, clf.answers)}
-        if clf.calibration is not None:
-            info["content_free_probabilities"] = dict(zip(clf.labels, clf.calibration.tolist()))
-    return info
-
-
-def classify_row_settings(cfg: ClassifyConfig) -> dict[str, Any]:
-    """The settings that change classify's rows (see llava_cli.jobs.row_settings)."""
-    return row_settings(
-        "classify",
-        cfg,
-        **{
-            "--prompt": render_prompt(cfg.prompt, cfg.labels),
-            "--labels": cfg.labels,
-            "--multi-label": cfg.multi_label,
-            "--threshold": cfg.threshold if cfg.multi_label else None,  # only multi-label rows use it
-            "--min-confidence": cfg.min_confidence,
-            "--calibrate": cfg.calibrate,
-            "--dedup": cfg.dedup,
-        },
-    )
 
 
 def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> ClassifyRun:
@@ -212,61 +140,42 @@ def run_classify(cfg: ClassifyConfig, *, loaded: LoadedModel | None = None) -> C
 
 
 def _classify_into(claim: OutputClaim, cfg: ClassifyConfig, items, loaded: LoadedModel | None) -> ClassifyRun:
-    loaded = with_image_fit(loaded, cfg.model.image_fit) if loaded else load_model(cfg.model)
-    if cfg.system:
-        check_system_supported(loaded.processor, cfg.system)
-    if cfg.batch_size is None:
-        cfg = replace(cfg, batch_size=default_batch_size(loaded.device))
-    clf = Classifier(loaded, cfg.labels, cfg.prompt, calibrate=cfg.calibrate, system=cfg.system)
-    labels = cfg.labels
-    references = ReferenceRows()
-
-    def handle(batch: list[Sample]) -> list[dict]:
-        scored_here = {(s.source, s.frame) for s in batch if s.duplicate_of is None}
-        for s in batch:
-            ref = s.duplicate_of
-            if ref is not None and not references.has(s.source, ref) and (s.source, ref) not in scored_here:
-                # Its reference frame failed (or was written by an earlier run): score this one.
-                s.features, s.duplicate_of = clf.encode(s.image), None
-                scored_here.add((s.source, s.frame))
-        scored = [s for s in batch if s.duplicate_of is None]
-        probs = iter(clf.probabilities([s.features for s in scored]).tolist() if scored else [])
-        rows = []
-        for sample in batch:
-            if sample.duplicate_of is not None:
-                rows.append(references.copy(sample.source, sample.frame, sample.duplicate_of, sample.timestamp_s))
-                continue
-            p = next(probs)
-            label, confidence = decide(
-                p, labels, multi_label=cfg.multi_label, threshold=cfg.threshold, min_confidence=cfg.min_confidence
-            )
-            row = sample_key(sample)
-            row.update(label=label, confidence=confidence, error=None, duplicate_of=None)
-            row.update({prob_column(lab): v for lab, v in zip(labels, p)})
-            if sample.frame is not None:
-                references.remember(sample.source, sample.frame, row)
-            rows.append(row)
-        return rows
-
+    """Load the model (unless given), score every input into the claimed output, then --segments."""
+    clf, cfg = _classifier(cfg, loaded)
     run = run_job(
         claim=claim,
         items=items,
         plan=frame_plan(cfg),
         output=cfg.output,
-        info=run_info(cfg, clf, loaded),
+        info=run_info(cfg, clf, clf.loaded),
         prepare=clf.encode,
-        handle=handle,
+        handle=ClassifyRows(clf, cfg),
         batch_size=cfg.batch_size,
         workers=cfg.workers,
         min_side=clf.min_side if cfg.fast_decode else None,  # None: full decode, exact
         dedup=cfg.dedup,
     )
-    segments_path = None
-    if cfg.segments and current_process_group().is_main:
-        from .output import read_rows, write_table
-        from .segments import video_segments
-
-        write_table(video_segments(read_rows(cfg.output.out), smooth=cfg.smooth), cfg.segments)
-        segments_path = Path(cfg.segments)
+    segments_path = _write_segments(cfg)
     return ClassifyRun(out=run.out, sidecar=run.sidecar, stats=run.stats, errors_in_output=run.errors_in_output,
                        segments=segments_path)
+
+
+def _classifier(cfg: ClassifyConfig, loaded: LoadedModel | None) -> tuple[Classifier, ClassifyConfig]:
+    """The Classifier for `cfg` (loading the model unless given), and `cfg` with its batch size set."""
+    loaded = with_image_fit(loaded, cfg.model.image_fit) if loaded else load_model(cfg.model)
+    if cfg.system:
+        check_system_supported(loaded.processor, cfg.system)
+    if cfg.batch_size is None:
+        cfg = replace(cfg, batch_size=default_batch_size(loaded.device))
+    return Classifier(loaded, cfg.labels, cfg.prompt, calibrate=cfg.calibrate, system=cfg.system), cfg
+
+
+def _write_segments(cfg: ClassifyConfig) -> Path | None:
+    """--segments: the video segments of the whole output, written by the main process."""
+    if not (cfg.segments and current_process_group().is_main):
+        return None
+    from .output import read_rows, write_table
+    from .segments import video_segments
+
+    write_table(video_segments(read_rows(cfg.output.out), smooth=cfg.smooth), cfg.segments)
+    return Path(cfg.segments)

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UsageError
+from .columns import SEPARATOR, UNSURE
 from .preprocess import IMAGE_FITS
 
 DEFAULT_MODEL = "llava-hf/llava-1.5-7b-hf"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 OUTPUT_SUFFIXES = (".csv", ".jsonl", ".parquet")
-MULTI_LABEL_SEPARATOR = ";"  # --multi-label joins labels with it in one cell
 
 
 @dataclass
@@ -182,9 +182,9 @@ class ClassifyConfig:
         problems += self.model.problems() + self.inputs.problems() + self.output.problems()
         if self.batch_size is not None and self.batch_size < 1:
             problems.append(f"--batch-size must be >= 1 (got {self.batch_size})")
-        if self.multi_label and any(MULTI_LABEL_SEPARATOR in lab for lab in self.labels):
-            joined = ", ".join(lab for lab in self.labels if MULTI_LABEL_SEPARATOR in lab)
-            problems.append(f"--multi-label joins labels with ';', which {joined} contains: rename that label")
+        if self.multi_label and any(SEPARATOR in lab for lab in self.labels):
+            joined = ", ".join(lab for lab in self.labels if SEPARATOR in lab)
+            problems.append(f"--multi-label joins labels with {SEPARATOR!r}, which {joined} contains: rename that label")
         if not 0.0 < self.threshold < 1.0:
             problems.append(f"--threshold must be between 0 and 1 (got {self.threshold})")
         if self.min_confidence is not None and not 0.0 <= self.min_confidence <= 1.0:
@@ -199,14 +199,11 @@ class ClassifyConfig:
             problems.append(f"--dedup must be between 0 and 1 (got {self.dedup})")
         if self.workers is not None and self.workers < 0:
             problems.append(f"--workers must be >= 0 (got {self.workers})")
-        if "unsure" in self.labels and self.min_confidence is not None:
-            problems.append("--min-confidence writes 'unsure', which is also one of --labels: rename that label")
+        if UNSURE in self.labels and self.min_confidence is not None:
+            problems.append(f"--min-confidence writes {UNSURE!r}, which is also one of --labels: rename that label")
         if self.prompt is not None and not self.prompt.strip():
             problems.append("--prompt is empty: leave it out for the default, or write one")
         problems += system_problems(self.system)
         if problems:
             raise UsageError(problems)
         return self
-
-    def to_dict(self) -> dict:
-        return asdict(self)

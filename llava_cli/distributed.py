@@ -31,7 +31,6 @@ class ProcessGroup:
 
     rank: int = 0
     world_size: int = 1
-    local_rank: int = 0
     barrier: Callable[[], None] = lambda: None
     broadcast: Callable[[Any], Any] = lambda value: value  # the main process's value, in every process
 
@@ -58,7 +57,6 @@ def current_process_group() -> ProcessGroup:
     return ProcessGroup(
         rank=state.process_index,
         world_size=state.num_processes,
-        local_rank=state.local_process_index,
         barrier=state.wait_for_everyone,
         broadcast=_broadcast,
     )

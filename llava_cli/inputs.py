@@ -28,10 +28,6 @@ class InputItem:
     source: str  # the path as the user will see it in the output
     kind: str  # "image" or "video"
 
-    @property
-    def path(self) -> Path:
-        return Path(self.source)
-
 
 def natural_key(text: str) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]

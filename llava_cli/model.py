@@ -2,28 +2,25 @@
 
 Works for any checkpoint the transformers auto classes load as image-text-to-text (LLaVA-1.5,
 LLaVA-NeXT, ...), from a hub id or a local folder. Weights load as safetensors; remote code runs
-only when the user asks for it.
+only when the user asks for it. Device and dtype are resolved in llava_cli.device, the
+quantization settings made in llava_cli.quantization.
 """
 
 from __future__ import annotations
 
 import functools
-
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .config import ModelConfig
+from .device import resolve_device, resolve_dtype
 from .errors import ModelLoadError
 from .preprocess import adapter_fit_warning, fit_processor, image_fit
+from .quantization import quantization_config
 
 log = logging.getLogger(__name__)
-
-# Modules kept in full precision when quantizing: bitsandbytes needs full module paths.
-QUANT_SKIP_MODULES = ["model.vision_tower", "model.multi_modal_projector", "lm_head"]
-
 
 @dataclass
 class LoadedModel:
@@ -49,93 +46,6 @@ class LoadedModel:
             "load_in_8bit": self.config.load_in_8bit,
             "image_fit": image_fit(self.processor),
         }
-
-
-def resolve_device(name: str):
-    """`auto` picks cuda, then mps, then cpu. Raises ModelLoadError for an unavailable device."""
-    import torch
-
-    if name == "auto":
-        if torch.cuda.is_available():
-            # Under `accelerate launch`/torchrun each process takes the GPU of its local rank.
-            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")) % torch.cuda.device_count())
-        if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelLoadError(f"--device {name}: no CUDA GPU is visible; use --device cpu or auto")
-    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ModelLoadError("--device mps: MPS is not available here; use --device cpu or auto")
-    return torch.device(name)
-
-
-def cpu_supports_bf16() -> bool:
-    """True where the CPU has native bf16 matrix instructions (AVX512-BF16 or AMX), so bf16 is faster."""
-    import torch
-
-    try:
-        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):
-        return False
-
-
-def cpu_bf16_is_faster(margin: float = 1.15) -> bool:
-    """True where bf16 matrix products actually run faster than fp32 on this CPU (by `margin`).
-
-    Having bf16 instructions does not make bf16 faster: on a 2-core AVX512-BF16 VM, torch 2.13's
-    bf16 matmul (oneDNN brgemm) runs at ~180 GFLOP/s and fp32 (MKL) at ~345, so the model runs
-    1.6x slower in bf16. A ~1 GFLOP matmul in each dtype (~30 ms in all) tells which is faster;
-    interleaved repeats and the best time of each keep other processes' load from deciding.
-    """
-    import time
-
-    import torch
-
-    if not cpu_supports_bf16():
-        return False
-    best = {torch.float32: float("inf"), torch.bfloat16: float("inf")}
-    mats = {dt: (torch.randn(512, 1024, dtype=dt), torch.randn(1024, 1024, dtype=dt)) for dt in best}
-    for dt, (a, b) in mats.items():
-        torch.matmul(a, b)  # warm-up: kernel selection and first-touch
-    for _ in range(3):
-        for dt, (a, b) in mats.items():
-            start = time.perf_counter()
-            torch.matmul(a, b)
-            best[dt] = min(best[dt], time.perf_counter() - start)
-    return best[torch.float32] > margin * best[torch.bfloat16]
-
-
-def resolve_dtype(name: str, device):
-    """`auto`: bf16 on GPUs that have it, else fp16 on GPU; on CPU bf16 where it is measurably
-    faster than fp32 (see cpu_bf16_is_faster), else fp32."""
-    import torch
-
-    if name != "auto":
-        return getattr(torch, name)
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "mps":
-        return torch.float16
-    return torch.bfloat16 if cpu_bf16_is_faster() else torch.float32
-
-
-def _quantization_config(cfg: ModelConfig, dtype):
-    if not (cfg.load_in_4bit or cfg.load_in_8bit):
-        return None
-    try:
-        import bitsandbytes  # noqa: F401
-        from transformers import BitsAndBytesConfig
-    except ImportError as exc:
-        raise ModelLoadError(f"--load-in-4bit/8bit needs bitsandbytes ({exc}); pip install bitsandbytes") from exc
-    if cfg.load_in_4bit:
-        return BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type="nf4",
-            bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=dtype,
-            llm_int8_skip_modules=QUANT_SKIP_MODULES,
-        )
-    return BitsAndBytesConfig(load_in_8bit=True, llm_int8_skip_modules=QUANT_SKIP_MODULES)
 
 
 def _explain_load_failure(what: str, exc: Exception) -> str:
@@ -310,13 +220,12 @@ def load_model(cfg: ModelConfig, *, for_training: bool = False) -> LoadedModel:
     Raises ModelLoadError with a one-line, actionable message for missing/offline checkpoints,
     unavailable devices, missing bitsandbytes, or a bad adapter folder.
     """
-    import torch
     from transformers import AutoModelForImageTextToText
 
     device = resolve_device(cfg.device)
     dtype = resolve_dtype(cfg.dtype, device)
     processor = load_processor(cfg)
-    quant = _quantization_config(cfg, dtype)
+    quant = quantization_config(cfg, dtype)
     kwargs: dict[str, Any] = dict(
         dtype=dtype,
         revision=cfg.revision,

@@ -6,6 +6,8 @@ from collections import Counter
 
 import polars as pl
 
+from .columns import round_prob
+
 SEGMENT_SCHEMA = {
     "source": pl.String,
     "label": pl.String,
@@ -55,7 +57,7 @@ def video_segments(rows: pl.DataFrame, smooth: int = 1) -> pl.DataFrame:
                         "start_s": times[start],
                         "end_s": end_s,
                         "frames": i - start,
-                        "mean_confidence": sum(chunk) / len(chunk),
+                        "mean_confidence": round_prob(sum(chunk) / len(chunk)),
                     }
                 )
                 start = i

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -58,7 +60,7 @@ def test_natural_order_and_hidden_files(tmp_path):
     for name in ["f10.jpg", "f2.jpg", "F1.JPG", ".hidden.jpg", "clip.MP4", "notes.txt"]:
         (tmp_path / name).write_bytes(b"x")
     items = find_inputs([str(tmp_path)])
-    assert [i.path.name for i in items] == ["clip.MP4", "F1.JPG", "f2.jpg", "f10.jpg"]
+    assert [Path(i.source).name for i in items] == ["clip.MP4", "F1.JPG", "f2.jpg", "f10.jpg"]
     assert [i.kind for i in items] == ["video", "image", "image", "image"]
     assert natural_key("a2") < natural_key("a10")
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from llava_cli.columns import UNSURE
 from llava_cli.errors import UsageError
 
 from .dataset import BadRow, Conversation, Dataset, Turn, labelled_conversation
 from .files import CAPTION_COLUMNS, PATH_COLUMNS, pick_column, read_csv, resolve_image
 from .frames import video_frames
 
-UNSURE = "unsure"  # the label `llava-cli review` writes for a row marked unsure (skipped, not a class)
 # Label cells that are an empty value exported by a spreadsheet or pandas, not a class (unless --labels names one).
 MISSING_LABELS = frozenset({"nan", "<na>", "n/a", "null"})
 

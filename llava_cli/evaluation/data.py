@@ -31,12 +31,11 @@ from pathlib import Path, PurePath
 
 import polars as pl
 
+from ..columns import SEPARATOR, UNSURE, is_prob_column, label_of, prob_column
 from ..errors import LlavaCliError, OutputError
 from ..media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from ..output import read_rows, read_sidecar, require_regular_file, unescape_strings
 
-SEPARATOR = ";"
-UNSURE = "unsure"
 SOURCE_COLUMNS = ("source", "image", "path")
 SAMPLE = 5  # how many example sources a count shows
 
@@ -105,14 +104,14 @@ def load_predictions(path: str | Path, multi_label: bool | None = None) -> Predi
             f"(columns: {', '.join(df.columns[:12])})"
         )
     end = df.columns.index("error") if "error" in df.columns else len(df.columns)
-    p_cols = [c for c in df.columns[:end] if c.startswith("p_")]
+    p_cols = [c for c in df.columns[:end] if is_prob_column(c)]
     sidecar = read_sidecar(path) or {}
     if isinstance(sidecar.get("labels"), list) and sidecar["labels"]:
         labels, labels_from = [str(x) for x in sidecar["labels"]], "run.json"
-        wanted = [f"p_{lab}" for lab in labels]
+        wanted = [prob_column(lab) for lab in labels]
         p_cols = wanted if all(c in df.columns for c in wanted) else []
     elif p_cols:
-        labels, labels_from = [c[2:] for c in p_cols], "p_ columns"
+        labels, labels_from = [label_of(c) for c in p_cols], "p_ columns"
     else:
         labels, labels_from = [], "labels seen"
 

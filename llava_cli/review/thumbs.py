@@ -87,25 +87,32 @@ class ThumbCache:
         """The cached rendition of frame `index` of a video. Thumbnails of all `all_indices` are made
         in the same pass; a large view decodes only up to its frame. Raises InputError when the
         video cannot be read or has no such frame."""
-        from ..media import FramePlan, iter_video_frames
-
         target = self._target(path, index, size)
         if target.is_file():
             return target
         if size != "thumb":
-            with self._guard:
-                lock = self._image_locks.setdefault(str(target), threading.Lock())
-            with lock:
-                if not target.is_file():
-                    plan = FramePlan(fps=None, every=max(index, 1), max_frames=1 if index == 0 else 2)
-                    for frame in iter_video_frames(path, plan):
-                        if frame.index == index:
-                            self._save(frame.image, target, size)
-            if not target.is_file():
-                raise InputError(f"{path}: no frame {index}")
-            return target
+            self._large_frame(path, index, target, size)
+        else:
+            self._thumb_pass(path, index, sorted(set(all_indices) | {index}), target, size)
+        if not target.is_file():
+            raise InputError(f"{path}: no frame {index}")
+        return target
 
-        wanted = sorted(set(all_indices) | {index})
+    def _large_frame(self, path: Path, index: int, target: Path, size: str) -> None:
+        """Decode the video up to frame `index` only and save it (one thread per target)."""
+        from ..media import FramePlan, iter_video_frames
+
+        with self._guard:
+            lock = self._image_locks.setdefault(str(target), threading.Lock())
+        with lock:
+            if not target.is_file():
+                plan = FramePlan(fps=None, every=max(index, 1), max_frames=1 if index == 0 else 2)
+                for frame in iter_video_frames(path, plan):
+                    if frame.index == index:
+                        self._save(frame.image, target, size)
+
+    def _thumb_pass(self, path: Path, index: int, wanted: list[int], target: Path, size: str) -> None:
+        """Wait for `target` while another thread's pass over this video runs, or run the pass."""
         st = path.stat()
         with self._guard:  # one pass per version of the file
             state = self._passes.setdefault(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}", _VideoPass())
@@ -118,21 +125,9 @@ class ThumbCache:
                     break
                 state.cond.wait(timeout=1.0)
             else:
-                return target
-        # This thread decodes the video once, writing every wanted thumbnail as it comes.
+                return
         try:
-            step = reduce(math.gcd, wanted) or 1
-            plan = FramePlan(fps=None, every=step, max_frames=wanted[-1] // step + 1)
-            targets = {i: self._target(path, i, size) for i in wanted}
-            try:
-                for frame in iter_video_frames(path, plan):
-                    t = targets.get(frame.index)
-                    if t is not None and not t.is_file():
-                        self._save(frame.image, t, size)
-                        with state.cond:
-                            state.cond.notify_all()
-            except InputError as exc:
-                state.error = str(exc)
+            self._decode_thumbs(path, wanted, size, state)
         finally:
             with state.cond:
                 state.tried.update(wanted)
@@ -140,4 +135,20 @@ class ThumbCache:
                 state.cond.notify_all()
         if not target.is_file():
             raise InputError(state.error or f"{path}: no frame {index}")
-        return target
+
+    def _decode_thumbs(self, path: Path, wanted: list[int], size: str, state: _VideoPass) -> None:
+        """Decode the video once, writing every wanted thumbnail as it comes (waiters are woken)."""
+        from ..media import FramePlan, iter_video_frames
+
+        step = reduce(math.gcd, wanted) or 1
+        plan = FramePlan(fps=None, every=step, max_frames=wanted[-1] // step + 1)
+        targets = {i: self._target(path, i, size) for i in wanted}
+        try:
+            for frame in iter_video_frames(path, plan):
+                t = targets.get(frame.index)
+                if t is not None and not t.is_file():
+                    self._save(frame.image, t, size)
+                    with state.cond:
+                        state.cond.notify_all()
+        except InputError as exc:
+            state.error = str(exc)
