@@ -25,16 +25,16 @@ single-label one; an empty cell of a --truth-column always means "no truth".
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import Path
 
 import polars as pl
 
-from ..columns import SEPARATOR, UNSURE, is_prob_column, label_of, prob_column
+from ..columns import SEPARATOR, is_prob_column, label_of, prob_column
 from ..errors import LlavaCliError, OutputError
 from ..media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from ..output import read_rows, read_sidecar, require_regular_file, unescape_strings
+from .matching import match_sources
 
 SOURCE_COLUMNS = ("source", "image", "path")
 SAMPLE = 5  # how many example sources a count shows
@@ -200,39 +200,6 @@ def load_truth_folder(folder: str | Path) -> Truth:
         )
     rows = _truth_frame(pl.Series(sources), None, pl.Series(labels))
     return Truth(str(folder), rows, base=folder)
-
-
-def _norm(p: str) -> str:
-    return os.path.normpath(p.replace("\\", "/")) if p else p
-
-
-def match_sources(pred_sources: list[str], truth: Truth) -> dict[str, str]:
-    """Map each prediction source to the truth source it means (see the module docstring)."""
-    keys = truth.rows["tsource"].unique().to_list()
-    by_norm = {_norm(k): k for k in keys}
-    base = truth.base or Path.cwd()
-    by_abs = {os.path.realpath(os.path.join(base, k)): k for k in keys}
-    by_tail = {}
-    if truth.relative_tails:
-        for k in keys:
-            if not os.path.isabs(k):
-                by_tail[PurePath(_norm(k)).parts] = k
-    max_depth = max((len(t) for t in by_tail), default=0)
-    out = {}
-    for src in pred_sources:
-        norm = _norm(src)
-        hit = by_norm.get(norm) if truth.base is None else None
-        if hit is None:
-            hit = by_abs.get(os.path.realpath(src))
-        if hit is None and by_tail:
-            parts = PurePath(norm).parts
-            for depth in range(min(len(parts), max_depth), 0, -1):
-                hit = by_tail.get(parts[-depth:])
-                if hit is not None:
-                    break
-        if hit is not None:
-            out[src] = hit
-    return out
 
 
 def _dedupe(df: pl.DataFrame, keys: list[str]) -> tuple[pl.DataFrame, int]:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from ..columns import UNSURE
 from ..errors import LlavaCliError, OutputError
 from . import data, metrics, plots
 from .config import DEFAULT_LEVELS, EvalConfig
@@ -99,11 +100,11 @@ def _drop_blank_truth(joined: data.Joined) -> None:
 def _drop_unsure_truth(joined: data.Joined, labels: list[str]) -> None:
     """--truth: a row labelled `unsure` (one `llava-cli review` marked unsure) is no truth, unless
     `unsure` is one of the run's labels; count it as such."""
-    if data.UNSURE in labels:
+    if UNSURE in labels:
         return
-    unsure = joined.rows.filter(pl.col("truth") == data.UNSURE)
+    unsure = joined.rows.filter(pl.col("truth") == UNSURE)
     if unsure.height:
-        joined.rows = joined.rows.filter(pl.col("truth") != data.UNSURE)
+        joined.rows = joined.rows.filter(pl.col("truth") != UNSURE)
         joined.predictions_without_truth += unsure.height
         seen = joined.samples["predictions_without_truth"]
         extra = [s for s in unsure["source"].unique(maintain_order=True).to_list() if s not in seen]
@@ -146,7 +147,7 @@ def _score_multi(cfg: EvalConfig, loaded: Loaded, probs: np.ndarray, has_probs: 
     rows = loaded.joined.rows
     true_sets = [data.split_labels(t) for t in rows["truth"].to_list()]
     # classify never writes 'unsure' in multi-label mode; drop it should a file carry one
-    pred_sets = [data.split_labels(p) - {data.UNSURE} for p in rows["label"].to_list()]
+    pred_sets = [data.split_labels(p) - {UNSURE} for p in rows["label"].to_list()]
     labels = _label_set(loaded, set().union(*true_sets), set().union(*pred_sets))
     m = metrics.multi_label_metrics(true_sets, pred_sets, labels)
     cal, coverage = None, []
@@ -160,8 +161,8 @@ def _score_multi(cfg: EvalConfig, loaded: Loaded, probs: np.ndarray, has_probs: 
 def _score_single(cfg: EvalConfig, loaded: Loaded, probs: np.ndarray, has_probs: np.ndarray) -> Scored:
     rows = loaded.joined.rows
     y_true = rows["truth"].to_list()
-    y_pred = [data.UNSURE if p is None else p for p in rows["label"].to_list()]
-    labels = _label_set(loaded, set(y_true), set(y_pred) - {data.UNSURE})
+    y_pred = [UNSURE if p is None else p for p in rows["label"].to_list()]
+    labels = _label_set(loaded, set(y_true), set(y_pred) - {UNSURE})
     m = metrics.single_label_metrics(y_true, y_pred, labels)
     cal, coverage = None, []
     if has_probs.any():

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..columns import UNSURE
 from . import data, metrics
 
 
@@ -95,7 +96,7 @@ def _confusion(scored: Scored, mode: Mode) -> dict[str, Any] | None:
     if mode.multi:
         return None
     m, labels = scored.metrics, scored.labels
-    columns = list(labels) + ([data.UNSURE] if scored.unsure else [])
+    columns = list(labels) + ([UNSURE] if scored.unsure else [])
     matrix = np.column_stack([m.confusion, m.unsure]) if scored.unsure else m.confusion
     return {"rows": list(labels), "columns": columns, "counts": matrix.tolist()}
 
