@@ -34,15 +34,26 @@ def launch(tiny_model_dir, inputs, out, *extra, processes=2, wait=True, port=Non
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
 
 
-@pytest.fixture
-def inputs(tmp_path):
+def make_inputs(tmp_path, images: int):
     folder = tmp_path / "imgs"
     folder.mkdir()
-    for i in range(24):
+    for i in range(images):
         make_image(folder / f"im{i}.jpg", seed=i)
     (folder / "broken.png").write_bytes(b"broken")
     video = make_video(tmp_path / "clip.mp4", frames=40, fps=10.0)
     return [folder, video]
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    return make_inputs(tmp_path, 24)
+
+
+@pytest.fixture
+def many_inputs(tmp_path):
+    """Enough rows per process that a kill after the first one lands mid-run: the tiny model
+    scores an image in milliseconds, and a launch that already finished has nothing to resume."""
+    return make_inputs(tmp_path, 160)
 
 
 def single(cli_app, tiny_model_dir, inputs, out):
@@ -65,7 +76,8 @@ def test_two_processes_match_one(cli_app, tiny_model_dir, inputs, tmp_path):
     assert '"processes": 2' in sidecar and '"status": "finished"' in sidecar
 
 
-def test_killed_launch_resumes_without_duplicates(cli_app, tiny_model_dir, inputs, tmp_path):
+def test_killed_launch_resumes_without_duplicates(cli_app, tiny_model_dir, many_inputs, tmp_path):
+    inputs = many_inputs
     ref = tmp_path / "one.csv"
     single(cli_app, tiny_model_dir, inputs, ref)
     out = tmp_path / "two.csv"
@@ -73,7 +85,7 @@ def test_killed_launch_resumes_without_duplicates(cli_app, tiny_model_dir, input
     part1 = part_path(out, 1, 2)
     deadline = time.time() + 120
     while time.time() < deadline and not (part1.exists() and part1.read_text().count("\n") >= 1):
-        time.sleep(0.05)
+        time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert part1.exists(), "the launch should have written rows before the kill"
