@@ -30,10 +30,10 @@ from pathlib import Path
 
 import polars as pl
 
-from ..columns import SEPARATOR, is_prob_column, label_of, prob_column
+from ..columns import SEPARATOR
 from ..errors import LlavaCliError, OutputError
 from ..media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
-from ..output import read_rows, read_sidecar, require_regular_file, unescape_strings
+from ..output import read_classify_output, read_rows, require_regular_file, unescape_strings
 from .matching import match_sources
 
 SOURCE_COLUMNS = ("source", "image", "path")
@@ -96,24 +96,8 @@ def load_predictions(path: str | Path, multi_label: bool | None = None) -> Predi
     p_ columns give the labels and a `;` in any label makes it multi-label. Raises OutputError
     if the file is unreadable or lacks `source` / `label`.
     """
-    df = read_rows(path)
-    missing = [c for c in ("source", "label") if c not in df.columns]
-    if missing:
-        raise OutputError(
-            f"{path} is not a classify output: no {' or '.join(repr(c) for c in missing)} column "
-            f"(columns: {', '.join(df.columns[:12])})"
-        )
-    end = df.columns.index("error") if "error" in df.columns else len(df.columns)
-    p_cols = [c for c in df.columns[:end] if is_prob_column(c)]
-    sidecar = read_sidecar(path) or {}
-    if isinstance(sidecar.get("labels"), list) and sidecar["labels"]:
-        labels, labels_from = [str(x) for x in sidecar["labels"]], "run.json"
-        wanted = [prob_column(lab) for lab in labels]
-        p_cols = wanted if all(c in df.columns for c in wanted) else []
-    elif p_cols:
-        labels, labels_from = [label_of(c) for c in p_cols], "p_ columns"
-    else:
-        labels, labels_from = [], "labels seen"
+    read = read_classify_output(path)
+    df, labels, p_cols, labels_from, sidecar = read.rows, read.labels, read.p_columns, read.labels_from, read.sidecar
 
     frame = pl.col("frame").cast(pl.Int64, strict=False) if "frame" in df.columns else pl.lit(None, pl.Int64)
     error = pl.col("error").cast(pl.Utf8) if "error" in df.columns else pl.lit(None, pl.Utf8)

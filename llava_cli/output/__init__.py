@@ -15,10 +15,12 @@ so values come back exactly as they were. Number columns are never escaped (-0.5
 
 Which file a run may write to is decided in llava_cli.ownership; this package does the file work:
 `files` (whole files by format, sidecar), `scan` (checking an existing output), `append` (rows as
-they come, finishing Parquet), `lock` (one run at a time per output).
+they come, finishing Parquet), `lock` (one run at a time per output), `classify_file` (a classify
+output read back, for eval and review).
 """
 
 from .append import RowWriter, finish_parquet
+from .classify_file import ClassifyFile, read_classify_output
 from .files import (
     CSV_ESCAPE,
     FORMULA_STARTS,
@@ -42,7 +44,7 @@ from .files import (
 from .scan import Scan, StoredRow, rewrite_without, scan_csv, scan_jsonl, scan_output, scan_parquet
 
 __all__ = [
-    "CSV_ESCAPE", "FORMULA_STARTS", "Key", "RowWriter", "Scan", "StoredRow", "atomic_write", "escape_cell",
+    "CSV_ESCAPE", "ClassifyFile", "FORMULA_STARTS", "Key", "RowWriter", "read_classify_output", "Scan", "StoredRow", "atomic_write", "escape_cell",
     "escape_strings", "finish_parquet", "output_format", "partial_path", "read_rows", "read_sidecar", "read_typed",
     "require_regular_file", "rewrite_without", "row_key", "scan_csv", "scan_jsonl", "scan_output", "scan_parquet",
     "sidecar_path", "unescape_cell", "unescape_strings", "write_sidecar", "write_table",

@@ -87,11 +87,12 @@ def require_regular_file(path: Path, flag: str = "") -> None:
         raise OutputError(f"{where} is not a regular file (a FIFO, socket or device); name a file")
 
 
-def read_rows(path: str | Path, flag: str = "") -> pl.DataFrame:
+def read_rows(path: str | Path, flag: str = "", *, text: bool = False) -> pl.DataFrame:
     """Read a result file written by any command (by extension). Raises OutputError if unreadable.
 
-    CSV text cells are unescaped (see the module docstring). `flag` names the option the path came
-    from, for messages.
+    CSV text cells are unescaped (see the module docstring). With `text`, every CSV column stays
+    text, so labels such as "1" or "01" come back as written. `flag` names the option the path
+    came from, for messages.
     """
     path = Path(path)
     where = f"{flag} {path}" if flag else str(path)
@@ -102,7 +103,7 @@ def read_rows(path: str | Path, flag: str = "") -> pl.DataFrame:
     try:
         with path.open("rb") as fh:
             if suffix == ".csv":
-                return unescape_strings(pl.read_csv(fh, infer_schema_length=10000))
+                return unescape_strings(pl.read_csv(fh, infer_schema_length=0 if text else 10000))
             if suffix == ".jsonl":
                 return pl.read_ndjson(fh)
             return pl.read_parquet(fh)

@@ -7,17 +7,15 @@ else the labels seen. `filter_rows` is what the page's controls select.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import polars as pl
 
-from ..columns import SEPARATOR, UNSURE, is_prob_column, label_of, prob_column, split_labels
-from ..errors import OutputError, UsageError
-from ..output import Key, row_key
+from ..columns import SEPARATOR, UNSURE, prob_column, split_labels
+from ..errors import UsageError
+from ..output import Key, read_classify_output, row_key
 
 SORTS = ("confidence", "-confidence", "file")
 STATUSES = ("all", "unreviewed", "reviewed", "changed", "unsure")
@@ -77,23 +75,6 @@ class Query:
 # -- reading the classify output -----------------------------------------------------------------
 
 
-def _read_output(path: Path) -> pl.DataFrame:
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            # every column as text first: labels like "1" must stay text
-            return pl.read_csv(path, infer_schema_length=0)
-        if suffix == ".jsonl":
-            return pl.read_ndjson(path, infer_schema_length=None)
-        if suffix == ".parquet":
-            return pl.read_parquet(path)
-    except FileNotFoundError as exc:
-        raise OutputError(f"{path}: file not found") from exc
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        raise OutputError(f"{path}: cannot read ({str(exc).splitlines()[0]})") from exc
-    raise UsageError(f"{path}: unknown extension {suffix!r}; expected a classify output (.csv, .jsonl or .parquet)")
-
-
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -116,13 +97,6 @@ def _frame(value: Any) -> int | None:
     return None if number is None else int(number)
 
 
-def _sidecar(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(Path(f"{path}.run.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
 def load_output(path: str | Path) -> tuple[list[Row], list[str], bool]:
     """The rows of a classify output, its labels (label order) and whether it is multi-label.
 
@@ -132,20 +106,8 @@ def load_output(path: str | Path) -> tuple[list[Row], list[str], bool]:
     path = Path(path)
     if path.name.endswith(".review.csv"):
         raise UsageError(f"{path} is a review file; review the classify output it was made from")
-    df = _read_output(path)
-    missing = [c for c in ("source", "label") if c not in df.columns]
-    if missing:
-        raise OutputError(
-            f"{path} is not a classify output: no {' or '.join(repr(c) for c in missing)} column "
-            f"(columns: {', '.join(df.columns[:12])})"
-        )
-    end = df.columns.index("error") if "error" in df.columns else len(df.columns)
-    p_columns = [c for c in df.columns[:end] if is_prob_column(c)]
-    info = _sidecar(path)
-    if isinstance(info.get("labels"), list) and info["labels"]:
-        labels = [str(x) for x in info["labels"]]
-    else:
-        labels = [label_of(c) for c in p_columns]
+    read = read_classify_output(path)
+    df, labels, info = read.rows, read.labels, read.sidecar
     records = df.to_dicts()
     rows: list[Row] = []
     for i, rec in enumerate(records):
