@@ -129,9 +129,8 @@ class AnswerStreamer(BaseStreamer):
         tokenizers): such a run decodes as one UTF-8 sequence, so a later byte can still turn the
         whole run, an ASCII byte included, into U+FFFD."""
         end = len(self.ids)
-        pieces = self.tokenizer.convert_ids_to_tokens(self.ids)
-        while end > 0 and isinstance(pieces[end - 1], str) and BYTE_PIECE.fullmatch(pieces[end - 1]):
-            end -= 1
+        while end > 0 and BYTE_PIECE.fullmatch(str(self.tokenizer.convert_ids_to_tokens(self.ids[end - 1]))):
+            end -= 1  # only the trailing run is looked at, not the whole answer at every token
         return self.ids[:end]
 
     def _flush(self, final: bool) -> None:

@@ -90,26 +90,27 @@ def _special_prefix(tokenizer, text: str) -> str | None:
     return next((s for s in sorted(tokenizer.all_special_tokens, key=len, reverse=True) if s and text.startswith(s)), None)
 
 
-def end_of_answer_id(processor, after_answer: str) -> int:
-    """The token that closes an assistant turn: the special token the template writes after the
-    answer (e.g. "<|im_end|>", "<|eot_id|>"), else the tokenizer's eos token ("</s>": the llava-1.5
-    template writes only a space after an answer, llava-v1.6-mistral's the literal text `<\\s>`,
-    while both models were trained to end an answer with eos)."""
+def end_of_turn(processor, after_answer: str) -> tuple[int, str]:
+    """(the token that closes an assistant turn, the text the conversation carries after it).
+
+    The token is the special token the template writes after the answer (e.g. "<|im_end|>",
+    "<|eot_id|>"), else the tokenizer's eos token ("</s>": the llava-1.5 template writes only a
+    space after an answer, llava-v1.6-mistral's the literal text `<\\s>`, while both models were
+    trained to end an answer with eos). What follows the template's own end token is kept as
+    untrained separator text; with no end token of its own, eos stands in for its separator."""
     tok = processor.tokenizer
-    special = _special_prefix(tok, after_answer.lstrip(" "))
+    stripped = after_answer.lstrip(" ")
+    special = _special_prefix(tok, stripped)
     if special is not None:
-        return tok.convert_tokens_to_ids(special)
+        return tok.convert_tokens_to_ids(special), stripped[len(special):]
     if tok.eos_token_id is None:
         raise ValueError("the tokenizer has no eos token and the chat template writes no end-of-turn token")
-    return tok.eos_token_id
+    return tok.eos_token_id, ""
 
 
-def _tail_after_end(tokenizer, after_answer: str) -> str:
-    """What follows the template's own end token (kept as untrained separator text); nothing when
-    the template writes no end token, since the end token then stands in for its separator."""
-    stripped = after_answer.lstrip(" ")
-    special = _special_prefix(tokenizer, stripped)
-    return stripped[len(special):] if special is not None else ""
+def end_of_answer_id(processor, after_answer: str) -> int:
+    """The token that closes an assistant turn (see end_of_turn)."""
+    return end_of_turn(processor, after_answer)[0]
 
 
 def split_rendered_answer(prompt: str, full: str, answer: str) -> tuple[str, str]:
@@ -147,5 +148,5 @@ def answer_tokens(processor, history: list[dict], answer: str) -> AnswerTokens:
         ids = joint_ids[len(prefix_ids):]
     else:
         ids = tok(answer_text, add_special_tokens=False)["input_ids"]
-    end = end_of_answer_id(processor, after)
-    return AnswerTokens(text=answer_text, ids=tuple(ids) + (end,), tail=_tail_after_end(tok, after))
+    end, tail = end_of_turn(processor, after)
+    return AnswerTokens(text=answer_text, ids=tuple(ids) + (end,), tail=tail)

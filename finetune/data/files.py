@@ -57,6 +57,17 @@ def resolve_image(value: str, base: Path, image_folder: Path | None) -> tuple[Pa
     return (None, reason) if reason else (path, None)
 
 
+def read_utf8(path: Path, unit: str, encoding: str = "utf-8") -> str:
+    """The text of a regular file; UsageError naming the `unit` ("row", "line") where it stops
+    being UTF-8, so the user can find the bad bytes."""
+    require_regular(path)
+    try:
+        return path.read_text(encoding=encoding)
+    except UnicodeDecodeError as exc:
+        where = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise UsageError(f"{path} {unit} {where}: not UTF-8 text; save the file as UTF-8") from None
+
+
 def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]], list[int]]:
     """(lowercased header, rows as dicts, each row's number as a spreadsheet shows it).
 
@@ -66,12 +77,7 @@ def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]], list[int]]:
     """
     from llava_cli.output import unescape_cell
 
-    require_regular(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as exc:
-        row = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise UsageError(f"{path} row {row}: not UTF-8 text; save the file as UTF-8") from None
+    text = read_utf8(path, "row", encoding="utf-8-sig")
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         records = list(reader)

@@ -9,7 +9,7 @@ from pathlib import Path
 from llava_cli.errors import UsageError
 
 from .dataset import BadRow, Conversation, Dataset, Turn
-from .files import require_regular, resolve_image
+from .files import read_utf8, resolve_image
 
 IMAGE_TAG = "<image>"
 ROLES = {"human": "user", "user": "user", "gpt": "assistant", "assistant": "assistant", "system": "system"}
@@ -95,12 +95,7 @@ def _numbered_items(path: Path, text: str, out: Dataset) -> list[tuple[int, obje
 
 def read_llava_json(path: Path, image_folder: Path | None) -> Dataset:
     """LLaVA's instruction format: a JSON list (or JSON lines) of {id, image, conversations}."""
-    require_regular(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise UsageError(f"{path} line {line}: not UTF-8 text; save the file as UTF-8") from None
+    text = read_utf8(path, "line")
     out = Dataset(str(path), "llava-json")
     for number, item in _numbered_items(path, text, out):
         conversation, reason = llava_item(item, image_folder, path.parent)
