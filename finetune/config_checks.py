@@ -96,7 +96,9 @@ def choice_problems(cfg: FinetuneConfig) -> list[str]:
         p.append(f"--lr-scheduler {cfg.lr_scheduler!r} is not one of {', '.join(SCHEDULERS)}")
     if cfg.device not in DEVICES and not cfg.device.startswith("cuda:"):
         p.append(f"--device {cfg.device!r} is not one of {', '.join(DEVICES)} (or cuda:N)")
-    if cfg.dtype not in DTYPES:
+    if cfg.dtype == "float8":
+        p.append("--dtype float8 is for inference (classify, annotate, chat); train in bfloat16 or auto")
+    elif cfg.dtype not in DTYPES:
         p.append(f"--dtype {cfg.dtype!r} is not one of {', '.join(DTYPES)}")
     if cfg.max_length is not None and cfg.max_length < 8:
         p.append(f"--max-length must be >= 8 tokens (got {cfg.max_length})")

@@ -222,4 +222,5 @@ def _annotate_into(claim: OutputClaim, cfg: AnnotateConfig, items, loaded: Loade
         handle=handle,
         batch_size=cfg.batch_size,
         workers=cfg.workers,
+        model_on_cpu=loaded.device.type == "cpu",
     )

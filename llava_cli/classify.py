@@ -54,9 +54,10 @@ class Classifier:
         *,
         calibrate: bool = False,
         system: str | None = None,
+        compile: bool = False,
     ):
         self.loaded: LoadedModel | None = loaded
-        self._setup(loaded.model, loaded.processor, loaded.device, loaded.dtype, labels, prompt, calibrate, system)
+        self._setup(loaded.model, loaded.processor, loaded.device, loaded.dtype, labels, prompt, calibrate, system, compile)
 
     @classmethod
     def from_model(
@@ -73,7 +74,7 @@ class Classifier:
         clf._setup(model, processor, param.device, dtype, labels, prompt, calibrate, system)
         return clf
 
-    def _setup(self, model, processor, device, dtype, labels, prompt, calibrate, system) -> None:
+    def _setup(self, model, processor, device, dtype, labels, prompt, calibrate, system, compile=False) -> None:
         self.processor = processor
         self.labels = list(labels)
         self.prompt = render_prompt(prompt, self.labels)
@@ -81,7 +82,8 @@ class Classifier:
         self.history = with_system(system, [user_message(self.prompt)])
         self.prefix_text = render(processor, self.history, add_generation_prompt=True)
         self.answers: list[AnswerTokens] = [answer_tokens(processor, self.history, lab) for lab in self.labels]
-        self.scorer = LabelScorer(model, self.answers, device, dtype)
+        self.scorer = LabelScorer(model, self.answers, device, dtype, compile=compile)
+        self._largest_batch = 0  # --compile: shorter batches are padded to this size
         self.encoder = PromptEncoder(processor, self.prefix_text)
         # What --fast-decode decodes files and frames down to (JPEG draft mode, box reduce).
         self.min_side = target_min_side(processor.image_processor)
@@ -95,8 +97,12 @@ class Classifier:
 
     def log_likelihoods(self, features: list[dict[str, torch.Tensor]]) -> torch.Tensor:
         """[B, L] summed log-probabilities of each label's tokens + end-of-answer token."""
+        count = len(features)
+        if self.scorer.compiled:  # one compiled graph per batch shape: pad a short batch with copies
+            self._largest_batch = max(self._largest_batch, count)
+            features = features + [features[-1]] * (self._largest_batch - count)
         batch = collate(features, self.processor.tokenizer.pad_token_id)
-        return self.scorer.score(batch).cpu()
+        return self.scorer.score(batch)[:count].cpu()
 
     def probabilities(self, features: list[dict[str, torch.Tensor]], *, calibrated: bool = True) -> torch.Tensor:
         """[B, L] softmax over label log-likelihoods; divided by the content-free probabilities
@@ -154,6 +160,7 @@ def _classify_into(claim: OutputClaim, cfg: ClassifyConfig, items, loaded: Loade
         workers=cfg.workers,
         min_side=clf.min_side if cfg.fast_decode else None,  # None: full decode, exact
         dedup=cfg.dedup,
+        model_on_cpu=clf.scorer.device.type == "cpu",
     )
     segments_path = _write_segments(cfg)
     return ClassifyRun(out=run.out, sidecar=run.sidecar, stats=run.stats, errors_in_output=run.errors_in_output,
@@ -167,7 +174,8 @@ def _classifier(cfg: ClassifyConfig, loaded: LoadedModel | None) -> tuple[Classi
         check_system_supported(loaded.processor, cfg.system)
     if cfg.batch_size is None:
         cfg = replace(cfg, batch_size=default_batch_size(loaded.device))
-    return Classifier(loaded, cfg.labels, cfg.prompt, calibrate=cfg.calibrate, system=cfg.system), cfg
+    clf = Classifier(loaded, cfg.labels, cfg.prompt, calibrate=cfg.calibrate, system=cfg.system, compile=cfg.compile)
+    return clf, cfg
 
 
 def _write_segments(cfg: ClassifyConfig) -> Path | None:

@@ -98,6 +98,7 @@ def run_info(cfg: ClassifyConfig, clf: "Classifier | None", loaded: LoadedModel 
         min_confidence=cfg.min_confidence,
         batch_size=cfg.batch_size,
         fast_decode=cfg.fast_decode,
+        compile=cfg.compile,
     )
     if clf is not None:
         info["label_tokens"] = {lab: list(ans.ids) for lab, ans in zip(clf.labels, clf.answers)}

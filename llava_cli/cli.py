@@ -49,6 +49,11 @@ def quiet_libraries() -> None:
     import logging
     import warnings
 
+    # transformers imports torchao (the float8 extra) when it is installed; its notices about
+    # CUDA-only kernels it could not load, and torch's about its enums, mean nothing to a user.
+    logging.getLogger("torchao").setLevel(logging.ERROR)
+    logging.getLogger("torch.utils._pytree").setLevel(logging.ERROR)
+
     import transformers
 
     transformers.utils.logging.set_verbosity_error()

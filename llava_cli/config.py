@@ -18,6 +18,8 @@ from .preprocess import IMAGE_FITS
 DEFAULT_MODEL = "llava-hf/llava-1.5-7b-hf"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
+# Inference may also run the language model in float8 (llava_cli.float8): opt-in, GPU only.
+INFERENCE_DTYPES = (*DTYPES, "float8")
 OUTPUT_SUFFIXES = (".csv", ".jsonl", ".parquet")
 
 
@@ -43,10 +45,12 @@ class ModelConfig:
             out.append("--model is empty: pass a hub id or a local checkpoint folder")
         if self.device not in DEVICES and not self.device.startswith("cuda:"):
             out.append(f"--device {self.device!r} is not one of {', '.join(DEVICES)} (or cuda:N)")
-        if self.dtype not in DTYPES:
-            out.append(f"--dtype {self.dtype!r} is not one of {', '.join(DTYPES)}")
+        if self.dtype not in INFERENCE_DTYPES:
+            out.append(f"--dtype {self.dtype!r} is not one of {', '.join(INFERENCE_DTYPES)}")
         if self.load_in_4bit and self.load_in_8bit:
             out.append("--load-in-4bit and --load-in-8bit exclude each other: pick one")
+        if self.dtype == "float8" and (self.load_in_4bit or self.load_in_8bit):
+            out.append("--dtype float8 and --load-in-4bit/8bit are two ways to shrink the weights: pick one")
         if self.adapter and not Path(self.adapter).exists() and "/" not in self.adapter:
             out.append(f"--adapter {self.adapter}: no such folder")
         out += image_fit_problems(self.image_fit)
@@ -175,6 +179,9 @@ class ClassifyConfig:
     # Approximate decoding (JPEG draft mode + box reduce down to the processor's size): faster, but
     # the model sees other pixels than its own processor would give it. Off: exact.
     fast_decode: bool = False
+    # torch.compile the scoring forward (one graph per batch shape; the first batch pays the
+    # compile). Off by default: measured no faster on CPU (benchmarks/README.md).
+    compile: bool = False
 
     def validate(self) -> "ClassifyConfig":
         """Return self, or raise UsageError listing every problem with the flag to fix it."""

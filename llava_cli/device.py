@@ -63,9 +63,12 @@ def cpu_bf16_is_faster(margin: float = 1.15) -> bool:
 
 def resolve_dtype(name: str, device):
     """`auto`: bf16 on GPUs that have it, else fp16 on GPU; on CPU bf16 where it is measurably
-    faster than fp32 (see cpu_bf16_is_faster), else fp32."""
+    faster than fp32 (see cpu_bf16_is_faster), else fp32. `float8` computes in bf16 around the
+    language model's float8 products (llava_cli.float8)."""
     import torch
 
+    if name == "float8":
+        return torch.bfloat16
     if name != "auto":
         return getattr(torch, name)
     if device.type == "cuda":

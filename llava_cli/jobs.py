@@ -88,8 +88,9 @@ def row_settings(command: str, cfg, **settings: Any) -> dict[str, Any]:
 
     An output is resumed only by a run whose row settings equal the ones in its sidecar. `cfg`
     has `model: ModelConfig` and `inputs: InputConfig`; `settings` are the command's own (prompt,
-    labels, ...). Device, dtype, batch size and workers are left out: they do not change what a
-    row says, and a run may well be resumed on another machine.
+    labels, ...). Device, dtype, batch size, workers and --compile are left out: they do not change
+    what a row says beyond rounding, and a run may well be resumed on another machine. The float8
+    dtype is the exception: it moves probabilities measurably, so it is a row setting when used.
     """
     plan = frame_plan(cfg)
     out: dict[str, Any] = {
@@ -106,6 +107,8 @@ def row_settings(command: str, cfg, **settings: Any) -> dict[str, Any]:
         for owner in (cfg, cfg.model):
             if hasattr(owner, name):
                 out["--" + name.replace("_", "-")] = getattr(owner, name)
+    if cfg.model.dtype == "float8":
+        out["--dtype"] = "float8"
     return out
 
 
@@ -141,16 +144,17 @@ def now() -> str:
 def _run_into(
     writer: RowWriter, items: list[InputItem], skip: set, plan: FramePlan, prepare: Callable,
     handle: Callable, batch_size: int, workers: int | None, show_progress: bool, min_side: int | None,
-    dedup: float | None,
+    dedup: float | None, model_on_cpu: bool,
 ) -> RunStats:
     total = estimate_rows(items, plan)
     with progress_bar(total, not show_progress) as bar:
         bar.update(min(len(skip), total))
-        # Two batches decoded ahead keep the model fed (decoding is ~10x cheaper than scoring)
-        # and bound memory by the batch size, whatever the number of inputs.
+        # Two batches decoded ahead keep a GPU fed (decoding is ~10x cheaper than scoring) and
+        # bound memory by the batch size, whatever the number of inputs. A CPU model shares its
+        # cores with decoding, so there each batch is decoded on all cores between model batches.
         samples = iter_samples(
             items, plan, skip=skip, prepare=prepare, workers=workers, lookahead=max(8, 2 * batch_size),
-            min_side=min_side, dedup=dedup,
+            min_side=min_side, dedup=dedup, between_batches=batch_size if model_on_cpu else None,
         )
         return run_batches(samples, batch_size, handle, error_row, writer, bar)
 
@@ -175,6 +179,7 @@ def run_job(
     workers: int | None,
     min_side: int | None = None,
     dedup: float | None = None,
+    model_on_cpu: bool = False,
 ) -> BatchRun:
     """Run `handle` over every input not already in the claimed output; write rows, sidecar, progress.
 
@@ -191,7 +196,7 @@ def run_job(
     if claim.segments is not None:
         info["segments"] = os.path.realpath(claim.segments)
     run = dict(plan=plan, prepare=prepare, handle=handle, batch_size=batch_size, workers=workers, min_side=min_side,
-               dedup=dedup)
+               dedup=dedup, model_on_cpu=model_on_cpu)
     if not group.distributed:
         return _run_one(claim, items, info, not output.quiet, run)
     return _run_launch(claim, items, info, not output.quiet, group, run)

@@ -17,6 +17,7 @@ from typing import Any
 from .config import ModelConfig
 from .device import resolve_device, resolve_dtype
 from .errors import ModelLoadError
+from .float8 import FLOAT8, float8_unavailable, to_float8
 from .preprocess import adapter_fit_warning, fit_processor, image_fit
 from .quantization import quantization_config
 
@@ -41,7 +42,7 @@ class LoadedModel:
             "model": self.config.model,
             "adapter": self.config.adapter,
             "device": str(self.device),
-            "dtype": str(self.dtype).replace("torch.", ""),
+            "dtype": FLOAT8 if self.config.dtype == FLOAT8 else str(self.dtype).replace("torch.", ""),
             "load_in_4bit": self.config.load_in_4bit,
             "load_in_8bit": self.config.load_in_8bit,
             "image_fit": image_fit(self.processor),
@@ -224,6 +225,11 @@ def load_model(cfg: ModelConfig, *, for_training: bool = False) -> LoadedModel:
 
     device = resolve_device(cfg.device)
     dtype = resolve_dtype(cfg.dtype, device)
+    float8 = cfg.dtype == FLOAT8
+    if float8:  # before any weight is read: it may be 14 GB
+        problem = "--dtype float8 is for inference; train in bfloat16" if for_training else float8_unavailable(device)
+        if problem:
+            raise ModelLoadError(problem)
     processor = load_processor(cfg)
     quant = quantization_config(cfg, dtype)
     kwargs: dict[str, Any] = dict(
@@ -247,6 +253,10 @@ def load_model(cfg: ModelConfig, *, for_training: bool = False) -> LoadedModel:
     if cfg.adapter:
         model = apply_adapter(model, cfg.adapter)
         warn_adapter_mismatch(cfg.adapter, processor)
+        if float8:  # fold LoRA into the bf16 weights first, so the float8 weights carry it
+            model = model.merge_and_unload()
+    if float8:
+        to_float8(model)
     if not for_training:
         model.eval()
     return LoadedModel(model=model, processor=processor, device=device, dtype=dtype, config=cfg)

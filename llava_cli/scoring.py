@@ -57,12 +57,17 @@ class PackedLabels:
 class LabelScorer:
     """Log-likelihood of each label as the answer to an already-tokenized image+prompt prefix."""
 
-    def __init__(self, model, answers: list[AnswerTokens], device, dtype):
+    def __init__(self, model, answers: list[AnswerTokens], device, dtype, *, compile: bool = False):
         self.model = model
         self.device = device
         self.dtype = dtype
         self.packed = PackedLabels.build(answers)
         self.num_labels = len(answers)
+        # --compile: both passes go through one compiled wrapper (the model itself is unchanged).
+        # Static shapes: a graph per batch shape, so callers keep the batch size fixed (Classifier
+        # pads a short last batch) and the label pass always has the same shape.
+        self.compiled = compile
+        self.forward = torch.compile(model, dynamic=False) if compile else model
 
     @torch.inference_mode()
     def score(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -75,7 +80,7 @@ class LabelScorer:
         if "pixel_values" in extra and extra["pixel_values"].is_floating_point():
             extra["pixel_values"] = extra["pixel_values"].to(self.dtype)
         position_ids = (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
-        out = self.model(
+        out = self.forward(
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
@@ -97,7 +102,7 @@ class LabelScorer:
         mask = torch.zeros(allowed.shape, dtype=self.dtype, device=dev)
         mask.masked_fill_(~allowed, torch.finfo(self.dtype).min)
         seq_len = attention_mask.long().sum(-1, keepdim=True)  # real prefix length per row
-        cont = self.model(
+        cont = self.forward(
             input_ids=packed.feed_ids.to(dev)[None].expand(bsz, n_feed),
             attention_mask=mask,
             position_ids=seq_len + packed.feed_offset.to(dev)[None],

@@ -232,7 +232,7 @@ def test_bad_inputs_become_error_rows(cli_app, runner, tiny_model_dir, tmp_path)
         (["photos", "--labels", "a,b", "--out", "x.xlsx"], "unknown output extension"),
         (["photos", "--labels", "a,b", "--multi-label", "--threshold", "1.5"], "--threshold must be between 0 and 1"),
         (["photos", "--labels", "a,b", "--fps", "1", "--every", "2"], "--fps and --every exclude each other"),
-        (["photos", "--labels", "a,b", "--dtype", "float8"], "--dtype 'float8' is not one of"),
+        (["photos", "--labels", "a,b", "--dtype", "float4"], "--dtype 'float4' is not one of"),
     ],
 )
 def test_bad_arguments_one_line(cli_app, runner, photos, tmp_path, args, message, monkeypatch):

@@ -109,6 +109,15 @@ def classify(
             rich_help_panel=SPEED,
         ),
     ] = ClassifyConfig.fast_decode,
+    compile: Annotated[
+        bool,
+        typer.Option(
+            "--compile",
+            help="torch.compile the scoring forward: the first batch compiles (~30 s), later ones may run faster "
+            "(measured: no gain on CPU; see benchmarks/README.md).",
+            rich_help_panel=SPEED,
+        ),
+    ] = ClassifyConfig.compile,
     out: OutOpt = Path(OutputConfig.out),
     segments: Annotated[
         Optional[Path],

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..config import DEVICES, DTYPES, InputConfig, ModelConfig, OutputConfig, default_batch_size
+from ..config import DEVICES, INFERENCE_DTYPES, InputConfig, ModelConfig, OutputConfig, default_batch_size
 from ..preprocess import IMAGE_FITS
 
 # Help panels, in the order a reader looks for them.
@@ -59,9 +59,11 @@ DtypeOpt = Annotated[
     Optional[str],
     typer.Option(
         "--dtype",
-        help="Weight dtype. auto: bf16 on GPUs that have it, fp16 on other GPUs; on CPU bf16 only where measured faster than fp32.",
+        help="Weight dtype. auto: bf16 on GPUs that have it, fp16 on other GPUs; on CPU bf16 only where measured faster than fp32. "
+        "float8 (classify, annotate, chat; GPUs with compute capability 8.9+, needs torchao): the language model's "
+        "linear layers in float8, faster, probabilities move a little (README).",
         rich_help_panel=MODEL,
-        **choices(DTYPES),
+        **choices(INFERENCE_DTYPES),
     ),
 ]
 Load4bitOpt = Annotated[
@@ -123,7 +125,15 @@ BatchSizeOpt = Annotated[
         rich_help_panel=SPEED,
     ),
 ]
-WorkersOpt = Annotated[Optional[int], typer.Option("--workers", help="Image decoding threads (default: cores - 1).", rich_help_panel=SPEED)]
+WorkersOpt = Annotated[
+    Optional[int],
+    typer.Option(
+        "--workers",
+        help="Image decoding threads (default: cores - 1, decoding while a GPU model runs; with a CPU model, "
+        "every core, between its batches).",
+        rich_help_panel=SPEED,
+    ),
+]
 
 TemperatureOpt = Annotated[
     Optional[float],
