@@ -54,6 +54,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dedup", type=float, default=0.01, help="--dedup threshold for the static-clip test")
     p.add_argument("--dedup-frames", type=int, help="frames of the static clip (default per shape)")
     p.add_argument("--no-naive-fp32", action="store_true", help="skip the naive loop in float32 (CPU only anyway)")
+    p.add_argument("--peers", default="generate,pipeline",
+                   help="transformers' batched routes timed on the same images, batch size and dtype: "
+                   "generate (batched generate, left padding), pipeline (pipeline('image-text-to-text')); '' for none")
+    p.add_argument("--quick", action="store_true",
+                   help="one timed pass of each route, no warm-ups, no time split, no memory counts, no --dedup clip "
+                   "(for slow shapes, e.g. llava-1.5-7b on a CPU); --naive-images 0 skips the naive loop")
+    p.add_argument("--compile", action="store_true", help="also time classify --compile (torch.compile of the scoring forward)")
     p.add_argument("--out-json", type=Path)
     p.add_argument("--wait-idle", type=float, default=0, metavar="S",
                    help="first wait up to S seconds for the 1-minute load average to fall below 0.5 "
@@ -90,10 +97,10 @@ def load(args, checkpoint: Path):
     return LoadedModel(model=model, processor=load_processor(cfg), device=device, dtype=dtype, config=cfg)
 
 
-def time_classify(args, loaded, checkpoint, paths, work: Path, batch_size: int, tag: str):
+def time_classify(args, loaded, checkpoint, paths, work: Path, batch_size: int, tag: str, compile: bool = False):
     from llava_cli.classify import run_classify
 
-    cfg = classify_config(args, checkpoint, paths, work / f"out_{tag}.csv", batch_size)
+    cfg = classify_config(args, checkpoint, paths, work / f"out_{tag}.csv", batch_size, compile=compile)
     with bench_measure.memory_peak(loaded.device) as mem:
         start = time.perf_counter()
         run = run_classify(cfg, loaded=loaded)
@@ -108,21 +115,65 @@ def time_classify(args, loaded, checkpoint, paths, work: Path, batch_size: int, 
 
 
 def time_split(clf, paths, batch_size: int, device, fast_decode: bool) -> dict:
-    """Single-threaded decode+preprocess per image (as the run does it), and model time per image
-    on prepared batches."""
+    """Where an image's time goes: decode+preprocess on one thread (as a decode worker does it), and
+    on prepared batches the vision tower + projector, the language model's prefix pass and the
+    label pass (each the best of 3 timed rounds, synchronised)."""
+    import torch
+
+    from llava_cli.batching import collate
     from llava_cli.media import load_image, shrink
 
     min_side = clf.min_side if fast_decode else None
     start = time.perf_counter()
     feats = [clf.encode(shrink(load_image(p, min_side=min_side), min_side)) for p in paths]
     prep = (time.perf_counter() - start) / len(paths)
-    clf.log_likelihoods(feats[:batch_size])  # warm-up at this batch shape
-    start = time.perf_counter()
-    for i in range(0, len(feats), batch_size):
-        clf.log_likelihoods(feats[i : i + batch_size])
-    bench_measure.sync(device)
-    model = (time.perf_counter() - start) / len(feats)
-    return {"prepare_ms_per_image_1_thread": prep * 1e3, "model_ms_per_image": model * 1e3}
+    batches = [feats[i : i + batch_size] for i in range(0, len(feats), batch_size)]
+    model = clf.scorer.model
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+
+    def best_ms_per_image(step) -> float:
+        step(batches[0])  # warm-up at this batch shape
+        best = float("inf")
+        for _ in range(3):
+            bench_measure.sync(device)
+            start = time.perf_counter()
+            for b in batches:
+                step(b)
+            bench_measure.sync(device)
+            best = min(best, time.perf_counter() - start)
+        return best / len(feats) * 1e3
+
+    def vision(b):
+        pixels = collate(b, 0)["pixel_values"].to(device, clf.scorer.dtype)
+        with torch.inference_mode():
+            inner.model.get_image_features(pixel_values=pixels)
+
+    def prefix(b):
+        batch = {k: v.to(device) for k, v in collate(b, clf.processor.tokenizer.pad_token_id).items()}
+        batch["pixel_values"] = batch["pixel_values"].to(clf.scorer.dtype)
+        with torch.inference_mode():
+            model(**batch, use_cache=True, logits_to_keep=1)
+
+    vision_ms = best_ms_per_image(vision)
+    prefix_ms = best_ms_per_image(prefix)
+    score_ms = best_ms_per_image(clf.log_likelihoods)
+    return {"prepare_ms_per_image_1_thread": prep * 1e3, "model_ms_per_image": score_ms,
+            "vision_ms_per_image": vision_ms, "llm_prefix_ms_per_image": max(prefix_ms - vision_ms, 0.0),
+            "label_pass_ms_per_image": max(score_ms - prefix_ms, 0.0)}
+
+
+def peer(route, args, loaded, paths, batch_size: int, new_tokens: int, warm_up: bool = True) -> dict:
+    """One of transformers' batched routes on the same images, batch size and dtype as classify."""
+    fn = {"generate": bench_measure.batched_generate, "pipeline": bench_measure.pipeline_route}[route]
+    prompt = PROMPT.replace("{labels}", ", ".join(f'"{x}"' for x in LABELS))
+    args_ = (loaded.model, loaded.processor, paths[: min(len(paths), batch_size)], prompt, LABELS, new_tokens,
+             loaded.device, loaded.dtype, batch_size)
+    if warm_up:
+        fn(*args_)  # one batch
+    seconds, answers = fn(*args_[:2], paths, *args_[3:])
+    return {"route": route, "images": len(paths), "batch_size": batch_size, "seconds": seconds,
+            "images_per_s": len(paths) / seconds, "dtype": str(loaded.dtype).replace("torch.", ""),
+            "new_tokens": new_tokens, "answers_matched": sum(a is not None for a in answers)}
 
 
 def naive(args, loaded, paths, new_tokens: int) -> dict:
@@ -160,7 +211,8 @@ def run(args) -> dict:
     import torch
 
     n_images, n_naive, n_frames = DEFAULTS[args.shape]
-    n_images, n_naive = args.images or n_images, args.naive_images or min(n_naive, args.images or n_naive)
+    n_images = args.images or n_images
+    n_naive = args.naive_images if args.naive_images is not None else min(n_naive, n_images)
     n_frames = args.dedup_frames or n_frames
     width, height = (int(v) for v in args.image_size.lower().split("x"))
     from llava_cli.classify import Classifier
@@ -181,7 +233,7 @@ def run(args) -> dict:
 
         report.update(device=str(device), dtype=str(dtype).replace("torch.", ""),
                       image_fit=image_fit(loaded.processor), fast_decode=args.fast_decode,
-                      decode_workers=args.workers if args.workers is not None else default_workers(),
+                      decode_workers=args.workers if args.workers is not None else default_workers(device.type == "cpu"),
                       gpu=torch.cuda.get_device_name(device) if device.type == "cuda" else None)
         report["params"] = bench_model.parameter_counts(loaded.model)
         paths = bench_data.write_jpegs(work / "images", n_images, width, height)
@@ -196,23 +248,30 @@ def run(args) -> dict:
 
         # Classify: a warm-up run, then input counts N/2 and N (memory must not grow with N; both
         # counts exceed the decode lookahead, 2 batches, so any growth would be per input).
-        time_classify(args, loaded, checkpoint, paths[: min(4, n_images)], work, batch_sizes[0], "warmup")
+        if not args.quick:
+            time_classify(args, loaded, checkpoint, paths[: min(4, n_images)], work, batch_sizes[0], "warmup")
         runs = []
         for bs in batch_sizes:
-            counts = [max(1, n_images // 2), n_images] if bs == batch_sizes[0] else [n_images]
+            counts = [max(1, n_images // 2), n_images] if bs == batch_sizes[0] and not args.quick else [n_images]
             runs += [time_classify(args, loaded, checkpoint, paths[:n], work, bs, f"{bs}_{n}") for n in counts]
         report["classify_runs"] = runs
         best = max((r for r in runs if r["images"] == n_images), key=lambda r: r["images_per_s"])
         report["classify"] = best
-        report["time_split"] = time_split(
-            clf, paths[: min(n_images, 4 * best["batch_size"])], best["batch_size"], device, args.fast_decode
-        )
-        report["time_split"]["end_to_end_ms_per_image"] = 1e3 / best["images_per_s"]
+        if args.compile:  # the same run with the scoring forward compiled; its first batch compiles
+            report["classify_compiled"] = time_classify(
+                args, loaded, checkpoint, paths[:n_images], work, best["batch_size"], "compiled", compile=True
+            )
+        if not args.quick:
+            report["time_split"] = time_split(
+                clf, paths[: min(n_images, 4 * best["batch_size"])], best["batch_size"], device, args.fast_decode
+            )
+            report["time_split"]["end_to_end_ms_per_image"] = 1e3 / best["images_per_s"]
 
         new_tokens = max(len(a.ids) for a in clf.answers)
-        report["naive"] = [naive(args, loaded, paths[:n_naive], new_tokens)]
+        report["naive"] = [naive(args, loaded, paths[:n_naive], new_tokens)] if n_naive else []
         # What users run by default on a CPU without bf16 (and on any CPU before auto dtype): fp32.
-        if device.type == "cpu" and dtype != torch.float32 and not args.no_naive_fp32 and args.shape != "llava-1.5-7b":
+        if (n_naive and device.type == "cpu" and dtype != torch.float32 and not args.no_naive_fp32
+                and args.shape != "llava-1.5-7b"):
             import dataclasses
 
             from llava_cli.model import load_model
@@ -220,7 +279,11 @@ def run(args) -> dict:
             fp32 = load_model(dataclasses.replace(loaded.config, dtype="float32"))
             report["naive"].append(naive(args, fp32, paths[:n_naive], new_tokens))
             del fp32
-        report["dedup"] = dedup_saving(args, loaded, checkpoint, work, n_frames, (width, height), best["batch_size"])
+        # transformers' own batched routes: same images, batch size and dtype as the best classify run.
+        report["peers"] = [peer(route, args, loaded, paths[:n_images], best["batch_size"], new_tokens, not args.quick)
+                           for route in filter(None, args.peers.split(","))]
+        if not args.quick:
+            report["dedup"] = dedup_saving(args, loaded, checkpoint, work, n_frames, (width, height), best["batch_size"])
         peaks.append(bench_measure.matmul_peak(device, dtype, peak_size))
         report["matmul_peak_gflops"] = max(peaks) / 1e9
         report["matmul_peaks_gflops"] = [p / 1e9 for p in peaks]
@@ -230,6 +293,16 @@ def run(args) -> dict:
     achieved = flops.total * best["images_per_s"]
     report["classify"]["gflops"] = achieved / 1e9
     report["classify"]["fraction_of_peak"] = achieved / (report["matmul_peak_gflops"] * 1e9)
+    if "classify_compiled" in report:
+        entry = report["classify_compiled"]
+        entry["gflops"] = flops.total * entry["images_per_s"] / 1e9
+        entry["fraction_of_peak"] = entry["gflops"] * 1e9 / (report["matmul_peak_gflops"] * 1e9)
+    if "time_split" in report:
+        add_shares(report["time_split"], gpu=report["device"].startswith("cuda"))
+    for entry in report["peers"]:
+        entry["classify_speedup"] = best["images_per_s"] / entry["images_per_s"]
+        entry["gflops"] = flops.total * entry["images_per_s"] / 1e9
+        entry["fraction_of_peak"] = entry["gflops"] / report["matmul_peak_gflops"]
     for entry in report["naive"]:
         entry["classify_speedup"] = best["images_per_s"] / entry["images_per_s"]
         # Each loop against the peak of its own dtype (the fp32 loop against the fp32 peak).
@@ -237,6 +310,17 @@ def run(args) -> dict:
         entry["gflops"] = flops.total * entry["images_per_s"] / 1e9
         entry["fraction_of_peak"] = entry["gflops"] / peak
     return report
+
+
+def add_shares(t: dict, gpu: bool) -> None:
+    """Each part's share of the end-to-end time per image; on a GPU, the share it sits idle."""
+    end_to_end = t["end_to_end_ms_per_image"]
+    t["model_share"] = t["model_ms_per_image"] / end_to_end
+    for part in ("vision", "llm_prefix", "label_pass"):
+        t[f"{part}_share"] = t[f"{part}_ms_per_image"] / end_to_end
+    t["decode_share_1_thread"] = t["prepare_ms_per_image_1_thread"] / end_to_end
+    if gpu:  # the GPU works only while the model runs (measured synchronised on prepared batches)
+        t["gpu_idle_estimate"] = max(0.0, 1 - t["model_share"])
 
 
 def bench_data_image(width: int, height: int):
@@ -260,26 +344,42 @@ def print_report(r: dict) -> None:
     print(f"matmul peak ({r['dtype']}): {r['matmul_peak_gflops']:.0f} GFLOP/s (runs: "
           + ", ".join(f"{p:.0f}" for p in r["matmul_peaks_gflops"]) + ")"
           + (f"; float32 {r['matmul_peak_fp32_gflops']:.0f} GFLOP/s" if "matmul_peak_fp32_gflops" in r else ""))
-    print(f"\n{'method':<42}{'dtype':<10}{'images':>7}{'img/s':>9}{'GFLOP/s':>9}{'% peak':>8}{'x naive':>9}"
+    print(f"\n{'method':<46}{'dtype':<10}{'images':>7}{'img/s':>9}{'GFLOP/s':>9}{'% peak':>8}{'classify x':>11}"
           "   (% of the matmul peak of the row's dtype)")
-    print(f"{'classify (batch ' + str(c['batch_size']) + ', ' + str(r['decode_workers']) + ' decode workers)':<42}"
-          f"{r['dtype']:<10}{c['images']:>7}{c['images_per_s']:>9.2f}{c['gflops']:>9.0f}{100 * c['fraction_of_peak']:>7.1f}%{'':>9}")
+
+    def line(name, dtype, e, speedup=None):
+        print(f"{name:<46}{dtype:<10}{e['images']:>7}{e['images_per_s']:>9.2f}{e['gflops']:>9.0f}"
+              f"{100 * e['fraction_of_peak']:>7.1f}%" + (f"{speedup:>10.2f}x" if speedup else ""))
+
+    schedule = "between batches, on all cores" if r["device"] == "cpu" else "while the model runs"
+    line(f"classify (batch {c['batch_size']}, {r['decode_workers']} decode threads)", r["dtype"], c)
+    if "classify_compiled" in r:
+        k = r["classify_compiled"]
+        line("classify --compile (first batch compiles)", r["dtype"], k)
+    names = {"generate": "transformers batched generate (batch {})", "pipeline": "transformers pipeline (batch_size={})"}
+    for e in r.get("peers", []):
+        line(names[e["route"]].format(e["batch_size"]), e["dtype"], e, e["classify_speedup"])
     for n in r["naive"]:
-        print(f"{'naive generate+parse (1 image)':<42}{n['dtype']:<10}{n['images']:>7}{n['images_per_s']:>9.2f}"
-              f"{n['gflops']:>9.0f}{100 * n['fraction_of_peak']:>7.1f}%"
-              f"{'':>3}{n['classify_speedup']:>5.2f}x")
+        line("naive generate+parse (1 image)", n["dtype"], n, n["classify_speedup"])
     if len(r["classify_runs"]) > 2:
         print("classify by batch size: " + ", ".join(
             f"b{x['batch_size']}: {x['images_per_s']:.2f} img/s" for x in r["classify_runs"] if x["images"] == c["images"]))
-    t = r["time_split"]
-    print(f"\ntime split: decode+preprocess {t['prepare_ms_per_image_1_thread']:.1f} ms/img on 1 thread, "
-          f"model {t['model_ms_per_image']:.1f} ms/img, end to end {t['end_to_end_ms_per_image']:.1f} ms/img")
+    if "time_split" in r:
+        t = r["time_split"]
+        print(f"\ntime split per image: end to end {t['end_to_end_ms_per_image']:.1f} ms; model {t['model_ms_per_image']:.1f} ms "
+              f"({100 * t['model_share']:.0f}%) = vision tower + projector {t['vision_ms_per_image']:.1f} ms "
+              f"({100 * t['vision_share']:.0f}%) + LLM prefix {t['llm_prefix_ms_per_image']:.1f} ms ({100 * t['llm_prefix_share']:.0f}%) "
+              f"+ label pass {t['label_pass_ms_per_image']:.1f} ms ({100 * t['label_pass_share']:.0f}%); "
+              f"decode+preprocess {t['prepare_ms_per_image_1_thread']:.1f} ms on 1 thread "
+              f"({100 * t['decode_share_1_thread']:.0f}% of end to end; decoded {schedule})"
+              + (f"; GPU idle ~{100 * t['gpu_idle_estimate']:.0f}% of the run" if "gpu_idle_estimate" in t else ""))
     mem = [x for x in r["classify_runs"] if x["batch_size"] == r["classify_runs"][0]["batch_size"]]
     print("memory (classify, batch %d): " % mem[0]["batch_size"] + "; ".join(
         f"{x['images']} images: peak RSS {x['rss_peak_mib']:.0f} MiB (+{x['rss_growth_mib']:.0f} during the run)"
         + (f", GPU peak {x['device_peak_mib']:.0f} MiB" if x["device_peak_mib"] else "") for x in mem))
-    d = r["dedup"]
-    print(f"dedup {d['threshold']} on a {d['frames']}-frame mostly static clip ({d['frames_that_change']} frames change): "
+    d = r.get("dedup")
+    if d:
+        print(f"dedup {d['threshold']} on a {d['frames']}-frame mostly static clip ({d['frames_that_change']} frames change): "
           f"scored {d['scored_with_dedup']}, copied {d['copied']}; {d['seconds_without']:.2f}s -> {d['seconds_with']:.2f}s "
           f"({100 * d['saving']:.0f}% saved); every changing frame scored: {d['changed_frames_scored']}")
     print(f"load average start {tuple(round(x, 2) for x in r['load_average_start'])}, "

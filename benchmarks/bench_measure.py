@@ -1,4 +1,5 @@
-"""Measuring helpers: the machine's matmul peak, peak memory while a call runs, the naive loop."""
+"""Measuring helpers: the machine's matmul peak, peak memory while a call runs, and the routes a user
+would take instead of classify: the naive per-image loop and transformers' own batched routes."""
 
 from __future__ import annotations
 
@@ -116,3 +117,58 @@ def naive_loop(model, processor, paths, prompt: str, labels: list[str], new_toke
         answers.append(match_label(reply, labels))
     sync(device)
     return time.perf_counter() - start, answers
+
+
+def _conversation(prompt: str, image=None) -> list[dict]:
+    image_part = {"type": "image"} if image is None else {"type": "image", "url": image}
+    return [{"role": "user", "content": [image_part, {"type": "text", "text": prompt}]}]
+
+
+def batched_generate(model, processor, paths, prompt: str, labels: list[str], new_tokens: int, device, dtype,
+                     batch_size: int):
+    """transformers' batched route as its docs show it: per batch, open the images, run the processor
+    on all of them with left padding, one greedy `generate` of `new_tokens`, decode, string-match.
+    Decoding and preprocessing run in the calling thread, between the model's batches, as a user's
+    loop does. Returns (seconds, answers)."""
+    import torch
+    from PIL import Image
+
+    text = processor.apply_chat_template(_conversation(prompt), add_generation_prompt=True)
+    side = processor.tokenizer.padding_side
+    processor.tokenizer.padding_side = "left"  # decoder-only batching pads on the left
+    answers = []
+    try:
+        start = time.perf_counter()
+        for i in range(0, len(paths), batch_size):
+            images = [Image.open(p).convert("RGB") for p in paths[i : i + batch_size]]
+            inputs = processor(images=images, text=[text] * len(images), padding=True, return_tensors="pt").to(device)
+            inputs["pixel_values"] = inputs["pixel_values"].to(dtype)
+            with torch.inference_mode():
+                out = model.generate(
+                    **inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
+                    pad_token_id=processor.tokenizer.pad_token_id,
+                )
+            replies = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+            answers += [match_label(r, labels) for r in replies]
+        sync(device)
+        return time.perf_counter() - start, answers
+    finally:
+        processor.tokenizer.padding_side = side
+
+
+def pipeline_route(model, processor, paths, prompt: str, labels: list[str], new_tokens: int, device, dtype,
+                   batch_size: int):
+    """`pipeline("image-text-to-text", batch_size=B)` over chat messages naming the image files (the
+    pipeline opens them), greedy `new_tokens`, string-match. Returns (seconds, answers)."""
+    from transformers import pipeline
+
+    pipe = pipeline("image-text-to-text", model=model, processor=processor, device=device, dtype=dtype,
+                    batch_size=batch_size)
+    messages = [_conversation(prompt, str(p)) for p in paths]
+    generate = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False}
+    start = time.perf_counter()
+    outputs = pipe(text=messages, generate_kwargs=generate, return_full_text=False)
+    sync(device)
+    seconds = time.perf_counter() - start
+    texts = [(o[0] if isinstance(o, list) else o)["generated_text"] for o in outputs]
+    return seconds, [match_label(t, labels) for t in texts]

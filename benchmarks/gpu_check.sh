@@ -1,22 +1,33 @@
 #!/usr/bin/env bash
-# The one GPU check: GPU tests, the llava-1.5-7b-shaped benchmark in bf16 (issue 6) and the per-stage
-# training memory of the 7b shape (issue 7); under 8 minutes on an H100.
+# The one GPU check (issue 13), in one call of under 10 minutes on an H100/H200:
+#   1. the tests marked gpu (with bitsandbytes installed, 4-bit runs on a GPU),
+#   2. classify on the llava-1.5-7b shape in bf16, batch 16 and 32, against transformers' batched
+#      generate and pipeline and the naive loop, with the time split and GPU idle share, and the
+#      same run with --compile (torch.compile of the scoring forward),
+#   3. --dtype float8 against bf16 on the same shape: images/s and |Δp|.
 #
-# Usage, from the repository root on the GPU machine (no internet; dependencies already importable,
-# e.g. wheels carried and installed with `pip install --no-index --find-links wheels/ ...`):
+# Usage, from the repository root on the GPU machine (no internet; torch, transformers and the
+# project's dependencies already importable; wheels for torchao/bitsandbytes, if carried in
+# wheels/, are installed first):
 #     OUT=/some/folder bash benchmarks/gpu_check.sh
-# Writes $OUT/pytest_gpu.log, $OUT/bench_gpu.json, $OUT/bench_gpu.log, $OUT/memory_7b.json and .log.
+# Writes into $OUT: deps.log, nvidia_smi.log, pytest_gpu.log, bench_gpu.json/.log, float8_gpu.json/.log.
+# Copy them to benchmarks/results/ (h200_*.json, ...) and the figures into the README.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT="${OUT:-/tmp/llava-gpu-check}"
+WHEELS="${WHEELS:-wheels}"
 mkdir -p "$OUT"
 export HF_HUB_OFFLINE=1 TOKENIZERS_PARALLELISM=false PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+
+if [ -d "$WHEELS" ]; then
+    python -m pip install -q --no-index --find-links "$WHEELS" torchao bitsandbytes 2>&1 | tail -3 | tee "$OUT/pip.log"
+fi
 
 python - <<'PY' 2>&1 | tee "$OUT/deps.log"
 import importlib, sys
 need = ["torch", "transformers", "tokenizers", "safetensors", "huggingface_hub", "polars", "cv2", "PIL", "numpy",
         "typer", "tqdm", "yaml"]
-optional = ["peft", "accelerate", "bitsandbytes", "pytest"]
+optional = ["peft", "accelerate", "bitsandbytes", "torchao", "pytest"]
 missing = []
 for name in need + optional:
     try:
@@ -36,14 +47,16 @@ if [ "${PIPESTATUS[0]}" -ne 0 ]; then
 fi
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv 2>&1 | tee "$OUT/nvidia_smi.log"
 
-# GPU tests first (quick): auto device/dtype, CPU-vs-GPU probabilities, bf16 LoRA steps, 4-bit if installed.
-timeout 120 python -m pytest -m gpu -q -p no:cacheprovider tests 2>&1 | tail -25 | tee "$OUT/pytest_gpu.log"
+# 1. GPU tests (quick): auto device/dtype, CPU-vs-GPU probabilities, bf16 LoRA steps, 4-bit and 8-bit.
+timeout 90 python -m pytest -m gpu -q -p no:cacheprovider tests 2>&1 | tail -25 | tee "$OUT/pytest_gpu.log"
 
-# 256 images for classify at batch 8 and 32, 32 for the naive loop, a 120-frame clip for --dedup.
-timeout 300 python benchmarks/bench_classify.py --shape llava-1.5-7b --batch-size 8,32 \
+# 2. 256 images for classify (batch 16 and 32, then the best batch compiled) and for transformers'
+#    batched routes at the same batch size; 32 for the naive loop; a 120-frame clip for --dedup.
+timeout 300 python benchmarks/bench_classify.py --shape llava-1.5-7b --batch-size 16,32 --compile \
     --images 256 --naive-images 32 --out-json "$OUT/bench_gpu.json" 2>&1 | tee "$OUT/bench_gpu.log"
 status=${PIPESTATUS[0]}
 
-# Peak memory per training stage for the 7b shape (issue 7's memory table).
-timeout 150 python benchmarks/memory_7b.py --out-json "$OUT/memory_7b.json" 2>&1 | grep -v Warning | tee "$OUT/memory_7b.log"
+# 3. float8 (torchao) against bf16 on the same shape and images.
+timeout 150 python benchmarks/bench_float8.py --shape llava-1.5-7b --images 128 --batch-size 32 \
+    --out-json "$OUT/float8_gpu.json" 2>&1 | tee "$OUT/float8_gpu.log"
 exit "$status"

@@ -20,10 +20,16 @@ def test_benchmark_tiny_prints_figures(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout
     for needle in ("matmul peak", "classify (batch", "naive generate+parse", "% peak", "time split",
-                   "memory (classify", "dedup", "x naive"):
+                   "memory (classify", "dedup", "classify x", "transformers batched generate",
+                   "transformers pipeline", "label pass"):
         assert needle in text, f"{needle!r} missing from:\n{text}"
     report = json.loads(out.read_text())
     assert report["classify"]["images"] == 4 and report["classify"]["images_per_s"] > 0
     assert {n["dtype"] for n in report["naive"]} >= {report["dtype"]}
     assert len([r for r in report["classify_runs"]]) == 2  # two input counts for the memory check
     assert report["dedup"]["copied"] > 0 and report["dedup"]["changed_frames_scored"]
+    # transformers' batched routes ran on the same 4 images at classify's batch size
+    assert [(p["route"], p["images"], p["batch_size"]) for p in report["peers"]] == [
+        ("generate", 4, report["classify"]["batch_size"]), ("pipeline", 4, report["classify"]["batch_size"])]
+    split = report["time_split"]
+    assert split["vision_ms_per_image"] > 0 and split["llm_prefix_ms_per_image"] > 0
