@@ -103,8 +103,8 @@ def classify_speed(loaded, paths, batch_size: int, work: Path, tag: str) -> tupl
 
 
 def run(args) -> dict:
-    from llava_cli.config import default_batch_size
-    from llava_cli.model import resolve_device
+    from llava_cli.config import ModelConfig, default_batch_size
+    from llava_cli.model import load_model, resolve_device
     from llava_cli.testing.tiny import build_tiny_llava
 
     if args.emulate_on_cpu:
@@ -124,7 +124,15 @@ def run(args) -> dict:
             speed_bf16, p_bf16 = classify_speed(bf16, paths, batch_size, work, f"bf16-{init}")
             speed_f8, p_f8 = classify_speed(f8, paths, batch_size, work, f"f8-{init}")
             delta = (p_f8 - p_bf16).abs()
+            context = {}
+            if args.shape != "llava-1.5-7b":  # how far bf16 itself is from fp32 on this model, for scale
+                fp32 = load_model(ModelConfig(model=str(checkpoint), device=str(device), dtype="float32"))
+                _, p_fp32 = classify_speed(fp32, paths, batch_size, work, f"fp32-{init}")
+                d32 = (p_bf16 - p_fp32).abs()
+                context = {"bf16_vs_fp32_max_abs_dp": float(d32.max()), "bf16_vs_fp32_mean_abs_dp": float(d32.mean())}
+                del fp32
             report["models"][f"init {init}"] = {
+                **context,
                 "images": len(paths), "max_abs_dp": float(delta.max()), "mean_abs_dp": float(delta.mean()),
                 "top_label_changed": int((p_f8.argmax(-1) != p_bf16.argmax(-1)).sum()),
                 "images_per_s_bf16": speed_bf16, "images_per_s_float8": speed_f8,
@@ -137,10 +145,13 @@ def run(args) -> dict:
 def print_report(r: dict) -> None:
     where = "CPU, float8 emulated (speed not meaningful)" if r["emulated_on_cpu"] else r["device"]
     print(f"\n== --dtype float8 vs bfloat16: shape {r['shape']}, {where}, batch {r['batch_size']}, labels {r['labels']}")
-    print(f"{'model':<12}{'images':>7}{'max |dp|':>10}{'mean |dp|':>11}{'top changed':>13}{'bf16 img/s':>12}{'fp8 img/s':>11}{'x':>7}")
+    print(f"{'model':<12}{'images':>7}{'max |dp|':>10}{'mean |dp|':>11}{'top changed':>13}{'bf16 img/s':>12}{'fp8 img/s':>11}"
+          f"{'x':>7}   (bf16 vs fp32 max / mean |dp|)")
     for name, m in r["models"].items():
+        scale = (f"   ({m['bf16_vs_fp32_max_abs_dp']:.4f} / {m['bf16_vs_fp32_mean_abs_dp']:.5f})"
+                 if "bf16_vs_fp32_max_abs_dp" in m else "")
         print(f"{name:<12}{m['images']:>7}{m['max_abs_dp']:>10.4f}{m['mean_abs_dp']:>11.5f}{m['top_label_changed']:>13}"
-              f"{m['images_per_s_bf16']:>12.2f}{m['images_per_s_float8']:>11.2f}{m['speedup']:>6.2f}x")
+              f"{m['images_per_s_bf16']:>12.2f}{m['images_per_s_float8']:>11.2f}{m['speedup']:>6.2f}x" + scale)
 
 
 def main(argv=None) -> int:

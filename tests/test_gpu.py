@@ -42,3 +42,24 @@ def test_4bit_load_keeps_vision_and_projector_unquantized(tiny_model_dir):
     assert names and not any("vision_tower" in n or "multi_modal_projector" in n or n == "lm_head" for n in names)
     probs = Classifier(loaded, LABELS).predict_proba(_images(2))
     assert torch.allclose(probs.sum(-1), torch.ones(2), atol=1e-4)
+
+
+def test_float8_on_a_float8_gpu(tiny_model_dir):
+    """The real --dtype float8 path (torchao's own GPU check included) where the GPU has float8 units."""
+    pytest.importorskip("torchao")
+    if torch.cuda.get_device_capability() < (8, 9):
+        pytest.skip("float8 needs compute capability 8.9+")
+    images = _images(4)
+    bf16 = Classifier(load_model(ModelConfig(model=tiny_model_dir, device="cuda", dtype="bfloat16")), LABELS)
+    f8 = Classifier(load_model(ModelConfig(model=tiny_model_dir, device="cuda", dtype="float8")), LABELS)
+    p_bf16, p_f8 = bf16.predict_proba(images), f8.predict_proba(images)
+    assert torch.allclose(p_f8.sum(-1), torch.ones(4), atol=1e-4)
+    assert (p_f8 - p_bf16).abs().max() < 0.05
+
+
+def test_compiled_scoring_on_gpu(tiny_model_dir):
+    loaded = load_model(ModelConfig(model=tiny_model_dir, device="cuda", dtype="bfloat16"))
+    images = _images(5)
+    eager = Classifier(loaded, LABELS).predict_proba(images, batch_size=3)
+    compiled = Classifier(loaded, LABELS, compile=True).predict_proba(images, batch_size=3)
+    assert torch.allclose(compiled, eager, atol=2e-2)
