@@ -350,7 +350,7 @@ def print_report(r: dict) -> None:
           "   (% of the matmul peak of the row's dtype)")
 
     def line(name, dtype, e, speedup=None):
-        print(f"{name:<46}{dtype:<10}{e['images']:>7}{e['images_per_s']:>9.2f}{e['gflops']:>9.0f}"
+        print(f"{name:<46}{dtype:<10}{e['images']:>7}{e['images_per_s']:>9.3g}{e['gflops']:>9.0f}"
               f"{100 * e['fraction_of_peak']:>7.1f}%" + (f"{speedup:>10.2f}x" if speedup else ""))
 
     schedule = "between batches, on all cores" if r["device"] == "cpu" else "while the model runs"

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import bench_measure
+
 HERE = Path(__file__).resolve().parent
 MODES = {  # mode: ClassifyConfig / ModelConfig extras (None: the old code, which has neither)
     "exact-pad": {"image_fit": "pad", "fast_decode": False},
@@ -157,9 +159,7 @@ def main(argv=None) -> int:
         return 0
     report = compare(args)
     print_table(report)
-    if args.out_json:
-        args.out_json.parent.mkdir(parents=True, exist_ok=True)
-        args.out_json.write_text(json.dumps(report, indent=2) + "\n")
+    bench_measure.write_report(report, args.out_json)
     return 0
 
 

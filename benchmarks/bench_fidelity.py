@@ -18,7 +18,6 @@ so two initialisations bound it (--initializer-range).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -28,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's llava_cli first
 
 import bench_data  # noqa: E402
+import bench_measure  # noqa: E402
 import bench_model  # noqa: E402
 from bench_classify import LABELS, PROMPT  # noqa: E402
 
@@ -163,18 +163,7 @@ def print_report(r: dict) -> None:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from llava_cli.cli import quiet_libraries
-
-    quiet_libraries()
-    report = run(args)
-    print_report(report)
-    if args.out_json:
-        args.out_json.parent.mkdir(parents=True, exist_ok=True)
-        args.out_json.write_text(json.dumps(report, indent=2) + "\n")
-    return 0
+    return bench_measure.run_and_report(parse_args(argv), run, print_report)
 
 
 if __name__ == "__main__":

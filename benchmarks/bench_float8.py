@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import os
 import sys
 import tempfile
 import time
@@ -155,18 +153,7 @@ def print_report(r: dict) -> None:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from llava_cli.cli import quiet_libraries
-
-    quiet_libraries()
-    report = run(args)
-    print_report(report)
-    if args.out_json:
-        args.out_json.parent.mkdir(parents=True, exist_ok=True)
-        args.out_json.write_text(json.dumps(report, indent=2) + "\n")
-    return 0
+    return bench_measure.run_and_report(parse_args(argv), run, print_report)
 
 
 if __name__ == "__main__":

@@ -172,3 +172,30 @@ def pipeline_route(model, processor, paths, prompt: str, labels: list[str], new_
     seconds = time.perf_counter() - start
     texts = [(o[0] if isinstance(o, list) else o)["generated_text"] for o in outputs]
     return seconds, [match_label(t, labels) for t in texts]
+
+
+def quiet_offline() -> None:
+    """What every benchmark sets first: no hub access, no tokenizer threads, no library chatter."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from llava_cli.cli import quiet_libraries
+
+    quiet_libraries()
+
+
+def write_report(report: dict, out_json) -> None:
+    """Keep a benchmark's whole report as JSON (when --out-json was given)."""
+    import json
+
+    if out_json:
+        out_json.parent.mkdir(parents=True, exist_ok=True)
+        out_json.write_text(json.dumps(report, indent=2, default=str) + "\n")
+
+
+def run_and_report(args, run, print_report) -> int:
+    """A benchmark's main: quiet offline set-up, run, print, keep the JSON."""
+    quiet_offline()
+    report = run(args)
+    print_report(report)
+    write_report(report, args.out_json)
+    return 0
