@@ -101,7 +101,7 @@ def time_classify(args, loaded, checkpoint, paths, work: Path, batch_size: int, 
     from llava_cli.classify import run_classify
 
     cfg = classify_config(args, checkpoint, paths, work / f"out_{tag}.csv", batch_size, compile=compile)
-    with bench_measure.memory_peak(loaded.device) as mem:
+    with bench_measure.memory_peak(loaded.device) as mem, bench_measure.model_time(loaded.device) as in_model:
         start = time.perf_counter()
         run = run_classify(cfg, loaded=loaded)
         bench_measure.sync(loaded.device)
@@ -109,6 +109,8 @@ def time_classify(args, loaded, checkpoint, paths, work: Path, batch_size: int, 
     assert run.stats.errors == 0, f"classify wrote {run.stats.errors} error rows"
     return {
         "images": len(paths), "batch_size": batch_size, "seconds": seconds, "images_per_s": len(paths) / seconds,
+        # the share of the run spent in the scorer; on a GPU, 1 - this is the time the GPU sat idle
+        "model_busy_share": in_model[0] / seconds,
         "rss_growth_mib": mem.rss_growth / 2**20, "rss_peak_mib": mem.rss_peak / 2**20,
         "device_peak_mib": mem.device_peak / 2**20,
     }
@@ -300,7 +302,7 @@ def run(args) -> dict:
         entry["gflops"] = flops.total * entry["images_per_s"] / 1e9
         entry["fraction_of_peak"] = entry["gflops"] * 1e9 / (report["matmul_peak_gflops"] * 1e9)
     if "time_split" in report:
-        add_shares(report["time_split"], gpu=report["device"].startswith("cuda"))
+        add_shares(report["time_split"])
     for entry in report["peers"]:
         entry["classify_speedup"] = best["images_per_s"] / entry["images_per_s"]
         entry["gflops"] = flops.total * entry["images_per_s"] / 1e9
@@ -314,15 +316,13 @@ def run(args) -> dict:
     return report
 
 
-def add_shares(t: dict, gpu: bool) -> None:
-    """Each part's share of the end-to-end time per image; on a GPU, the share it sits idle."""
+def add_shares(t: dict) -> None:
+    """Each part's share of the end-to-end time per image."""
     end_to_end = t["end_to_end_ms_per_image"]
     t["model_share"] = t["model_ms_per_image"] / end_to_end
     for part in ("vision", "llm_prefix", "label_pass"):
         t[f"{part}_share"] = t[f"{part}_ms_per_image"] / end_to_end
     t["decode_share_1_thread"] = t["prepare_ms_per_image_1_thread"] / end_to_end
-    if gpu:  # the GPU works only while the model runs (measured synchronised on prepared batches)
-        t["gpu_idle_estimate"] = max(0.0, 1 - t["model_share"])
 
 
 def bench_data_image(width: int, height: int):
@@ -355,6 +355,8 @@ def print_report(r: dict) -> None:
 
     schedule = "between batches, on all cores" if r["device"] == "cpu" else "while the model runs"
     line(f"classify (batch {c['batch_size']}, {r['decode_workers']} decode threads)", r["dtype"], c)
+    busy = c["model_busy_share"]
+    print(f"{'':<4}(in the scorer {100 * busy:.0f}% of the run" + (f"; GPU idle {100 * (1 - busy):.0f}%)" if r["gpu"] else ")"))
     if "classify_compiled" in r:
         k = r["classify_compiled"]
         line("classify --compile (compiled, 2nd run)", r["dtype"], k)
@@ -374,8 +376,7 @@ def print_report(r: dict) -> None:
               f"({100 * t['vision_share']:.0f}%) + LLM prefix {t['llm_prefix_ms_per_image']:.1f} ms ({100 * t['llm_prefix_share']:.0f}%) "
               f"+ label pass {t['label_pass_ms_per_image']:.1f} ms ({100 * t['label_pass_share']:.0f}%); "
               f"decode+preprocess {t['prepare_ms_per_image_1_thread']:.1f} ms on 1 thread "
-              f"({100 * t['decode_share_1_thread']:.0f}% of end to end; decoded {schedule})"
-              + (f"; GPU idle ~{100 * t['gpu_idle_estimate']:.0f}% of the run" if "gpu_idle_estimate" in t else ""))
+              f"({100 * t['decode_share_1_thread']:.0f}% of end to end; decoded {schedule})")
     mem = [x for x in r["classify_runs"] if x["batch_size"] == r["classify_runs"][0]["batch_size"]]
     print("memory (classify, batch %d): " % mem[0]["batch_size"] + "; ".join(
         f"{x['images']} images: peak RSS {x['rss_peak_mib']:.0f} MiB (+{x['rss_growth_mib']:.0f} during the run)"

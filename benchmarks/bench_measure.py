@@ -199,3 +199,39 @@ def run_and_report(args, run, print_report) -> int:
     print_report(report)
     write_report(report, args.out_json)
     return 0
+
+
+@contextmanager
+def model_time(device):
+    """Time spent inside the label scorer during a real run, summed: on a GPU by CUDA events (the
+    device's timeline from a batch's first kernel to its last), on a CPU by the wall clock. The
+    rest of the run is decoding, collating and writing; on a GPU it is the time the GPU is idle.
+    Yields a list that holds the total in seconds once the block ends."""
+    import torch
+
+    from llava_cli.scoring import LabelScorer
+
+    original = LabelScorer.score
+    spans: list = []
+
+    def timed(self, batch):
+        if device.type == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            out = original(self, batch)
+            end.record()
+            spans.append((start, end))
+            return out
+        begin = time.perf_counter()
+        out = original(self, batch)
+        spans.append(time.perf_counter() - begin)
+        return out
+
+    total: list[float] = []
+    LabelScorer.score = timed
+    try:
+        yield total
+    finally:
+        LabelScorer.score = original
+        sync(device)
+        total.append(sum(s.elapsed_time(e) / 1e3 for s, e in spans) if device.type == "cuda" else sum(spans))

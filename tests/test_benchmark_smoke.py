@@ -31,5 +31,6 @@ def test_benchmark_tiny_prints_figures(tmp_path):
     # transformers' batched routes ran on the same 4 images at classify's batch size
     assert [(p["route"], p["images"], p["batch_size"]) for p in report["peers"]] == [
         ("generate", 4, report["classify"]["batch_size"]), ("pipeline", 4, report["classify"]["batch_size"])]
+    assert 0 < report["classify"]["model_busy_share"] <= 1  # time in the scorer, of the whole run
     split = report["time_split"]
     assert split["vision_ms_per_image"] > 0 and split["llm_prefix_ms_per_image"] > 0
