@@ -7,7 +7,7 @@ whatever the worker count.
 Two schedules. With the model on a GPU, the pool decodes while the model runs (overlap). With
 the model on the CPU, decoding and the model's threads would fight over the same cores (a
 preempted OpenMP thread stalls every other one at the next barrier), so the pool decodes a whole
-batch on all cores *between* the model's batches (`between_batches`): measured 10.5 vs 9.3
+batch on all cores *between* the model's batches (`between_batches`): measured 10.3 vs 9.2
 images/s on 2 cores (benchmarks/README.md).
 """
 

@@ -61,7 +61,7 @@ DtypeOpt = Annotated[
         "--dtype",
         help="Weight dtype. auto: bf16 on GPUs that have it, fp16 on other GPUs; on CPU bf16 only where measured faster than fp32. "
         "float8 (classify, annotate, chat; GPUs with compute capability 8.9+, needs torchao): the language model's "
-        "linear layers in float8, faster, probabilities move a little (README).",
+        "linear layers in float8: faster, and probabilities move (README, Performance).",
         rich_help_panel=MODEL,
         **choices(INFERENCE_DTYPES),
     ),
