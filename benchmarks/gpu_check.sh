@@ -52,7 +52,7 @@ timeout 90 python -m pytest -m gpu -q -p no:cacheprovider tests 2>&1 | tail -25 
 
 # 2. 256 images for classify (batch 16 and 32, then the best batch compiled) and for transformers'
 #    batched routes at the same batch size; 32 for the naive loop; a 120-frame clip for --dedup.
-timeout 330 python benchmarks/bench_classify.py --shape llava-1.5-7b --batch-size 16,32 --compile \
+timeout 330 python benchmarks/bench_classify.py --shape llava-1.5-7b --batch-size 16,32 --compile --rounds 2 \
     --images 256 --naive-images 32 --out-json "$OUT/bench_gpu.json" 2>&1 | tee "$OUT/bench_gpu.log"
 status=${PIPESTATUS[0]}
 
