@@ -208,6 +208,8 @@ def dedup_saving(args, loaded, checkpoint, work: Path, frames: int, size, batch_
         "scored_with_dedup": out["with"]["rows"] - out["with"]["copied"], "copied": out["with"]["copied"],
         "seconds_without": out["without"]["seconds"], "seconds_with": out["with"]["seconds"],
         "saving": 1 - out["with"]["seconds"] / out["without"]["seconds"],
+        # every frame of the clip scored: how fast one video (decoded by one reader thread) feeds the model
+        "video_frames_per_s": frames / out["without"]["seconds"],
         "changed_frames_scored": all(rows_with["duplicate_of"][i] is None for i in changed),
     }
 
@@ -405,6 +407,8 @@ def print_report(r: dict) -> None:
         print(f"dedup {d['threshold']} on a {d['frames']}-frame mostly static clip ({d['frames_that_change']} frames change): "
           f"scored {d['scored_with_dedup']}, copied {d['copied']}; {d['seconds_without']:.2f}s -> {d['seconds_with']:.2f}s "
           f"({100 * d['saving']:.0f}% saved); every changing frame scored: {d['changed_frames_scored']}")
+        print(f"video input: without --dedup the clip's {d['frames']} frames were scored at {d['video_frames_per_s']:.3g} "
+              f"frames/s (JPEG files: {c['images_per_s']:.3g} images/s)")
     print(f"load average start {tuple(round(x, 2) for x in r['load_average_start'])}, "
           f"end {tuple(round(x, 2) for x in r['load_average_end'])} (other processes share the cores when > 0)")
 
