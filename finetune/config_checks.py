@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llava_cli.config import DEVICES, DTYPES, image_fit_problems, label_problems, system_problems
+from llava_cli.float8 import FLOAT8
 
 from .stages import STAGES
 
@@ -96,7 +97,7 @@ def choice_problems(cfg: FinetuneConfig) -> list[str]:
         p.append(f"--lr-scheduler {cfg.lr_scheduler!r} is not one of {', '.join(SCHEDULERS)}")
     if cfg.device not in DEVICES and not cfg.device.startswith("cuda:"):
         p.append(f"--device {cfg.device!r} is not one of {', '.join(DEVICES)} (or cuda:N)")
-    if cfg.dtype == "float8":
+    if cfg.dtype == FLOAT8:
         p.append("--dtype float8 is for inference (classify, annotate, chat); train in bfloat16 or auto")
     elif cfg.dtype not in DTYPES:
         p.append(f"--dtype {cfg.dtype!r} is not one of {', '.join(DTYPES)}")

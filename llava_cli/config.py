@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UsageError
+from .float8 import FLOAT8
 from .columns import SEPARATOR, UNSURE
 from .preprocess import IMAGE_FITS
 
@@ -19,7 +20,7 @@ DEFAULT_MODEL = "llava-hf/llava-1.5-7b-hf"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 # Inference may also run the language model in float8 (llava_cli.float8): opt-in, GPU only.
-INFERENCE_DTYPES = (*DTYPES, "float8")
+INFERENCE_DTYPES = (*DTYPES, FLOAT8)
 OUTPUT_SUFFIXES = (".csv", ".jsonl", ".parquet")
 
 
@@ -49,7 +50,7 @@ class ModelConfig:
             out.append(f"--dtype {self.dtype!r} is not one of {', '.join(INFERENCE_DTYPES)}")
         if self.load_in_4bit and self.load_in_8bit:
             out.append("--load-in-4bit and --load-in-8bit exclude each other: pick one")
-        if self.dtype == "float8" and (self.load_in_4bit or self.load_in_8bit):
+        if self.dtype == FLOAT8 and (self.load_in_4bit or self.load_in_8bit):
             out.append("--dtype float8 and --load-in-4bit/8bit are two ways to shrink the weights: pick one")
         if self.adapter and not Path(self.adapter).exists() and "/" not in self.adapter:
             out.append(f"--adapter {self.adapter}: no such folder")

@@ -25,6 +25,7 @@ from . import __version__
 from .config import OutputConfig
 from .distributed import ProcessGroup, current_process_group, merge_parts, part_path, shard
 from .errors import EXIT_OK, EXIT_PARTIAL
+from .float8 import FLOAT8
 from .inputs import InputItem
 from .media import FramePlan
 from .output import RowWriter, finish_parquet, partial_path, read_rows, read_typed, sidecar_path, write_sidecar
@@ -107,8 +108,8 @@ def row_settings(command: str, cfg, **settings: Any) -> dict[str, Any]:
         for owner in (cfg, cfg.model):
             if hasattr(owner, name):
                 out["--" + name.replace("_", "-")] = getattr(owner, name)
-    if cfg.model.dtype == "float8":
-        out["--dtype"] = "float8"
+    if cfg.model.dtype == FLOAT8:
+        out["--dtype"] = FLOAT8
     return out
 
 
