@@ -175,17 +175,19 @@ def peer(route, args, loaded, paths, batch_size: int, new_tokens: int, warm_up_i
              loaded.device, loaded.dtype, batch_size)
     if warm_up_images:
         fn(*args_)
-    seconds, answers = fn(*args_[:2], paths, *args_[3:])
+    timed = fn(*args_[:2], paths, *args_[3:])
+    seconds, answers = timed.seconds, timed.answers
     return {"route": route, "images": len(paths), "batch_size": batch_size, "seconds": seconds,
             "images_per_s": len(paths) / seconds, "dtype": str(loaded.dtype).replace("torch.", ""),
             "new_tokens": new_tokens, "answers_matched": sum(a is not None for a in answers)}
 
 
 def naive(args, loaded, paths, new_tokens: int) -> dict:
-    seconds, answers = bench_measure.naive_loop(
+    timed = bench_measure.naive_loop(
         loaded.model, loaded.processor, paths, PROMPT.replace("{labels}", ", ".join(f'"{x}"' for x in LABELS)),
         LABELS, new_tokens, loaded.device, loaded.dtype,
     )
+    seconds, answers = timed.seconds, timed.answers
     return {"images": len(paths), "seconds": seconds, "images_per_s": len(paths) / seconds,
             "dtype": str(loaded.dtype).replace("torch.", ""), "new_tokens": new_tokens,
             "answers_matched": sum(a is not None for a in answers)}

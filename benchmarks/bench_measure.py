@@ -81,6 +81,15 @@ def memory_peak(device, interval_s: float = 0.01):
             result.device_peak = torch.cuda.max_memory_allocated(device)
 
 
+@dataclass
+class RouteRun:
+    """One timed pass of a route a user would take instead of classify."""
+
+    seconds: float
+    replies: list[str]  # the generated text, per image
+    answers: list[str | None]  # the label string-matched in each reply
+
+
 def match_label(text: str, labels: list[str]) -> str | None:
     """The usual string matching: the longest label found as a word in the generated text."""
     lowered = text.lower()
@@ -95,13 +104,12 @@ def naive_loop(model, processor, paths, prompt: str, labels: list[str], new_toke
 
     Greedy `generate` of exactly `new_tokens` tokens (what a real model answers: the longest label
     plus the end token; a random model would not stop by itself), then string matching.
-    Returns (seconds, answers).
     """
     import torch
     from PIL import Image
 
     conversation = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
-    answers = []
+    replies, answers = [], []
     start = time.perf_counter()
     for path in paths:
         image = Image.open(path).convert("RGB")
@@ -114,9 +122,10 @@ def naive_loop(model, processor, paths, prompt: str, labels: list[str], new_toke
                 pad_token_id=processor.tokenizer.pad_token_id,
             )
         reply = processor.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
+        replies.append(reply)
         answers.append(match_label(reply, labels))
     sync(device)
-    return time.perf_counter() - start, answers
+    return RouteRun(time.perf_counter() - start, replies, answers)
 
 
 def _conversation(prompt: str, image=None) -> list[dict]:
@@ -129,14 +138,14 @@ def batched_generate(model, processor, paths, prompt: str, labels: list[str], ne
     """transformers' batched route as its docs show it: per batch, open the images, run the processor
     on all of them with left padding, one greedy `generate` of `new_tokens`, decode, string-match.
     Decoding and preprocessing run in the calling thread, between the model's batches, as a user's
-    loop does. Returns (seconds, answers)."""
+    loop does."""
     import torch
     from PIL import Image
 
     text = processor.apply_chat_template(_conversation(prompt), add_generation_prompt=True)
     side = processor.tokenizer.padding_side
     processor.tokenizer.padding_side = "left"  # decoder-only batching pads on the left
-    answers = []
+    replies, answers = [], []
     try:
         start = time.perf_counter()
         for i in range(0, len(paths), batch_size):
@@ -148,10 +157,11 @@ def batched_generate(model, processor, paths, prompt: str, labels: list[str], ne
                     **inputs, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
                     pad_token_id=processor.tokenizer.pad_token_id,
                 )
-            replies = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
-            answers += [match_label(r, labels) for r in replies]
+            batch_replies = processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)
+            replies += batch_replies
+            answers += [match_label(r, labels) for r in batch_replies]
         sync(device)
-        return time.perf_counter() - start, answers
+        return RouteRun(time.perf_counter() - start, replies, answers)
     finally:
         processor.tokenizer.padding_side = side
 
@@ -159,7 +169,7 @@ def batched_generate(model, processor, paths, prompt: str, labels: list[str], ne
 def pipeline_route(model, processor, paths, prompt: str, labels: list[str], new_tokens: int, device, dtype,
                    batch_size: int):
     """`pipeline("image-text-to-text", batch_size=B)` over chat messages naming the image files (the
-    pipeline opens them), greedy `new_tokens`, string-match. Returns (seconds, answers)."""
+    pipeline opens them), greedy `new_tokens`, string-match."""
     from transformers import pipeline
 
     pipe = pipeline("image-text-to-text", model=model, processor=processor, device=device, dtype=dtype,
@@ -168,10 +178,10 @@ def pipeline_route(model, processor, paths, prompt: str, labels: list[str], new_
     generate = {"max_new_tokens": new_tokens, "min_new_tokens": new_tokens, "do_sample": False}
     start = time.perf_counter()
     outputs = pipe(text=messages, generate_kwargs=generate, return_full_text=False)
+    replies = [(o[0] if isinstance(o, list) else o)["generated_text"] for o in outputs]
+    answers = [match_label(t, labels) for t in replies]
     sync(device)
-    seconds = time.perf_counter() - start
-    texts = [(o[0] if isinstance(o, list) else o)["generated_text"] for o in outputs]
-    return seconds, [match_label(t, labels) for t in texts]
+    return RouteRun(time.perf_counter() - start, replies, answers)
 
 
 def quiet_offline() -> None:
