@@ -10,6 +10,10 @@
 # project's dependencies already importable; wheels for torchao/bitsandbytes, if carried in
 # wheels/, are installed first):
 #     OUT=/some/folder bash benchmarks/gpu_check.sh
+# From a session with the device tool: first, here, `pip download --no-deps -d wheels torchao
+# bitsandbytes` (~47 MB, under the 64 MiB carry limit; wheels/ is git-ignored), then one call:
+#     run(command="bash benchmarks/gpu_check.sh", carry=["wheels"], timeout_s=600)
+# ($OUT is set by the device tool; its files come back).
 # Writes into $OUT: deps.log, nvidia_smi.log, pytest_gpu.log, bench_gpu.json/.log,
 # bench_gpu_compile.json/.log, float8_gpu.json/.log.
 # Copy them to benchmarks/results/ (h200_*.json, ...) and the figures into the README.
