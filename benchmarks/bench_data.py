@@ -57,3 +57,19 @@ def write_static_clip(path: Path, frames: int, width: int, height: int, fps: flo
         writer.write(frame)
     writer.release()
     return changed
+
+
+def write_camera_clip(path: Path, seconds: float, width: int = 1920, height: int = 1080, fps: float = 30.0) -> Path:
+    """An mp4 (MPEG-4 part 2, which every OpenCV build writes) of a camera-like scene with a moving bar,
+    `seconds` long at `fps`: what a phone or broadcast clip costs to read frame by frame."""
+    import cv2
+
+    scenes = [camera_frame(width, height, seed=40 + s)[..., ::-1].copy() for s in range(4)]  # BGR
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+    for i in range(round(seconds * fps)):
+        frame = scenes[(i // round(fps)) % len(scenes)].copy()
+        x = (i * 11) % max(1, width - 80)
+        frame[:, x : x + 80] = 255
+        writer.write(frame)
+    writer.release()
+    return path

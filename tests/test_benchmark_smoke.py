@@ -32,5 +32,7 @@ def test_benchmark_tiny_prints_figures(tmp_path):
     assert [(p["route"], p["images"], p["batch_size"]) for p in report["peers"]] == [
         ("generate", 4, report["classify"]["batch_size"]), ("pipeline", 4, report["classify"]["batch_size"])]
     assert 0 < report["classify"]["model_busy_share"] <= 1  # time in the scorer, of the whole run
+    video = report["video"]  # 4 clips of 4 s at 30 fps, sampled at --fps 1: 4 frames each
+    assert video["sampled_frames"] == 16 and video["classify_frames_per_s"] > 0 and video["reader_frames_per_s"] > 0
     split = report["time_split"]
     assert split["vision_ms_per_image"] > 0 and split["llm_prefix_ms_per_image"] > 0
