@@ -62,6 +62,8 @@ def float8_on_cpu(monkeypatch):
 
     from llava_cli import model as model_mod
 
+    assert hasattr(quant_api, "_check_hardware_support"), "torchao moved its GPU check: update this fixture"
+
     monkeypatch.setattr(model_mod, "float8_unavailable", lambda device: None)
     monkeypatch.setattr(quant_api, "_check_hardware_support", lambda granularity: None)
 
