@@ -56,7 +56,9 @@ def test_overlapped_schedule_decodes_ahead_of_the_caller(folder):
     prepare = CountingPrepare()
     samples = _samples(folder, prepare=prepare, workers=2, lookahead=8)
     next(samples)
-    time.sleep(0.3)  # while the caller holds the first sample, the pool keeps decoding
+    deadline = time.monotonic() + 5  # while the caller holds the first sample, the pool keeps decoding
+    while prepare.calls <= 4 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert prepare.calls > 4
     list(samples)
 
