@@ -167,30 +167,33 @@ def time_split(clf, paths, batch_size: int, device, fast_decode: bool) -> dict:
             "label_pass_ms_per_image": max(score_ms - prefix_ms, 0.0)}
 
 
-def peer(route, args, loaded, paths, batch_size: int, new_tokens: int, warm_up_images: int) -> dict:
+QUESTION = PROMPT.replace("{labels}", ", ".join(f'"{x}"' for x in LABELS))  # what the generating routes ask
+
+
+def route_result(timed, loaded, paths, new_tokens: int, **extra) -> dict:
+    """A generating route's timed pass (bench_measure.RouteRun) as a report entry."""
+    return {**extra, "images": len(paths), "seconds": timed.seconds, "images_per_s": len(paths) / timed.seconds,
+            "dtype": str(loaded.dtype).replace("torch.", ""), "new_tokens": new_tokens,
+            "answers_matched": sum(a is not None for a in timed.answers)}
+
+
+def peer(route, loaded, paths, batch_size: int, new_tokens: int, warm_up_images: int) -> dict:
     """One of transformers' batched routes on the same images, batch size and dtype as classify."""
     fn = {"generate": bench_measure.batched_generate, "pipeline": bench_measure.pipeline_route}[route]
-    prompt = PROMPT.replace("{labels}", ", ".join(f'"{x}"' for x in LABELS))
-    args_ = (loaded.model, loaded.processor, paths[:warm_up_images], prompt, LABELS, new_tokens,
-             loaded.device, loaded.dtype, batch_size)
+
+    def timed_pass(files):
+        return fn(loaded.model, loaded.processor, files, QUESTION, LABELS, new_tokens, loaded.device, loaded.dtype,
+                  batch_size)
+
     if warm_up_images:
-        fn(*args_)
-    timed = fn(*args_[:2], paths, *args_[3:])
-    seconds, answers = timed.seconds, timed.answers
-    return {"route": route, "images": len(paths), "batch_size": batch_size, "seconds": seconds,
-            "images_per_s": len(paths) / seconds, "dtype": str(loaded.dtype).replace("torch.", ""),
-            "new_tokens": new_tokens, "answers_matched": sum(a is not None for a in answers)}
+        timed_pass(paths[:warm_up_images])
+    return route_result(timed_pass(paths), loaded, paths, new_tokens, route=route, batch_size=batch_size)
 
 
-def naive(args, loaded, paths, new_tokens: int) -> dict:
-    timed = bench_measure.naive_loop(
-        loaded.model, loaded.processor, paths, PROMPT.replace("{labels}", ", ".join(f'"{x}"' for x in LABELS)),
-        LABELS, new_tokens, loaded.device, loaded.dtype,
-    )
-    seconds, answers = timed.seconds, timed.answers
-    return {"images": len(paths), "seconds": seconds, "images_per_s": len(paths) / seconds,
-            "dtype": str(loaded.dtype).replace("torch.", ""), "new_tokens": new_tokens,
-            "answers_matched": sum(a is not None for a in answers)}
+def naive(loaded, paths, new_tokens: int) -> dict:
+    timed = bench_measure.naive_loop(loaded.model, loaded.processor, paths, QUESTION, LABELS, new_tokens,
+                                     loaded.device, loaded.dtype)
+    return route_result(timed, loaded, paths, new_tokens)
 
 
 def video_feeding(args, loaded, checkpoint, work: Path, seconds: float, batch_size: int) -> dict:
@@ -300,7 +303,7 @@ def run(args) -> dict:
             for route in routes:
                 warm_up_images = 0 if index else (1 if args.quick else best["batch_size"])
                 peer_rounds[route].append(
-                    peer(route, args, loaded, paths[:n_images], best["batch_size"], new_tokens, warm_up_images))
+                    peer(route, loaded, paths[:n_images], best["batch_size"], new_tokens, warm_up_images))
         best = max(classify_rounds, key=lambda r: r["images_per_s"])
         report["classify"] = best | {"rounds_images_per_s": [r["images_per_s"] for r in classify_rounds]}
         report["peers"] = [max(r, key=lambda x: x["images_per_s"]) | {"rounds_images_per_s": [x["images_per_s"] for x in r]}
@@ -317,7 +320,7 @@ def run(args) -> dict:
             )
             report["time_split"]["end_to_end_ms_per_image"] = 1e3 / best["images_per_s"]
 
-        report["naive"] = [naive(args, loaded, paths[:n_naive], new_tokens)] if n_naive else []
+        report["naive"] = [naive(loaded, paths[:n_naive], new_tokens)] if n_naive else []
         # What users run by default on a CPU without bf16 (and on any CPU before auto dtype): fp32.
         if (n_naive and device.type == "cpu" and dtype != torch.float32 and not args.no_naive_fp32
                 and args.shape != "llava-1.5-7b"):
@@ -326,7 +329,7 @@ def run(args) -> dict:
             from llava_cli.model import load_model
 
             fp32 = load_model(dataclasses.replace(loaded.config, dtype="float32"))
-            report["naive"].append(naive(args, fp32, paths[:n_naive], new_tokens))
+            report["naive"].append(naive(fp32, paths[:n_naive], new_tokens))
             del fp32
         if not args.quick:
             report["dedup"] = dedup_saving(args, loaded, checkpoint, work, n_frames, (width, height), best["batch_size"])

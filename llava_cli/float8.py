@@ -50,16 +50,13 @@ def language_model(model):
     return found
 
 
-def to_float8(model) -> int:
-    """Convert the language model's linear layers to float8 in place; returns how many."""
+def to_float8(model) -> None:
+    """Convert the language model's linear layers to float8 in place."""
     import torch
     from torchao.quantization import Float8DynamicActivationFloat8WeightConfig, PerRow, quantize_
 
-    lm = language_model(model)
-    linears = [m for m in lm.modules() if isinstance(m, torch.nn.Linear)]
     quantize_(
-        lm,
+        language_model(model),
         Float8DynamicActivationFloat8WeightConfig(granularity=PerRow()),
         filter_fn=lambda module, _name: isinstance(module, torch.nn.Linear),
     )
-    return len(linears)
