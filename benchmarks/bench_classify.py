@@ -19,6 +19,7 @@ import os
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's llava_cli first
@@ -88,16 +89,34 @@ def classify_config(args, checkpoint: Path, paths: list[Path], out: Path, batch_
 
 
 def load(args, checkpoint: Path):
+    """The model as classify gets it from load_model, and what it left out of the vision tower
+    (transformers' routes run the whole tower, as a user's from_pretrained model does)."""
     from llava_cli.config import ModelConfig
     from llava_cli.model import LoadedModel, load_model, load_processor, resolve_device, resolve_dtype
+    from llava_cli.vision_trim import drop_unread_vision_layers
 
     cfg = ModelConfig(model=str(checkpoint), device=args.device, dtype=args.dtype, image_fit=args.image_fit)
     if args.shape != "llava-1.5-7b":
-        return load_model(cfg)
-    device = resolve_device(args.device)
-    dtype = resolve_dtype(args.dtype, device)
-    model = bench_model.build_7b_in_memory(checkpoint, str(device), dtype)
-    return LoadedModel(model=model, processor=load_processor(cfg), device=device, dtype=dtype, config=cfg)
+        loaded = load_model(cfg, keep_all_layers=True)
+    else:
+        device = resolve_device(args.device)
+        dtype = resolve_dtype(args.dtype, device)
+        model = bench_model.build_7b_in_memory(checkpoint, str(device), dtype)
+        loaded = LoadedModel(model=model, processor=load_processor(cfg), device=device, dtype=dtype, config=cfg)
+    return loaded, drop_unread_vision_layers(loaded.model)
+
+
+@contextmanager
+def whole_vision_tower(model, dropped):
+    """Give the model back the vision layers classify leaves out, for transformers' own routes."""
+    from llava_cli.vision_trim import drop_unread_vision_layers, restore_vision_layers
+
+    restore_vision_layers(model, dropped)
+    try:
+        yield
+    finally:
+        if dropped is not None:
+            drop_unread_vision_layers(model)
 
 
 def time_classify(args, loaded, checkpoint, paths, work: Path, batch_size: int, tag: str, compile: bool = False):
@@ -177,7 +196,7 @@ def route_result(timed, loaded, paths, new_tokens: int, **extra) -> dict:
             "answers_matched": sum(a is not None for a in timed.answers)}
 
 
-def peer(route, loaded, paths, batch_size: int, new_tokens: int, warm_up_images: int) -> dict:
+def peer(route, loaded, dropped, paths, batch_size: int, new_tokens: int, warm_up_images: int) -> dict:
     """One of transformers' batched routes on the same images, batch size and dtype as classify."""
     fn = {"generate": bench_measure.batched_generate, "pipeline": bench_measure.pipeline_route}[route]
 
@@ -185,14 +204,16 @@ def peer(route, loaded, paths, batch_size: int, new_tokens: int, warm_up_images:
         return fn(loaded.model, loaded.processor, files, QUESTION, LABELS, new_tokens, loaded.device, loaded.dtype,
                   batch_size)
 
-    if warm_up_images:
-        timed_pass(paths[:warm_up_images])
-    return route_result(timed_pass(paths), loaded, paths, new_tokens, route=route, batch_size=batch_size)
+    with whole_vision_tower(loaded.model, dropped):
+        if warm_up_images:
+            timed_pass(paths[:warm_up_images])
+        return route_result(timed_pass(paths), loaded, paths, new_tokens, route=route, batch_size=batch_size)
 
 
-def naive(loaded, paths, new_tokens: int) -> dict:
-    timed = bench_measure.naive_loop(loaded.model, loaded.processor, paths, QUESTION, LABELS, new_tokens,
-                                     loaded.device, loaded.dtype)
+def naive(loaded, dropped, paths, new_tokens: int) -> dict:
+    with whole_vision_tower(loaded.model, dropped):
+        timed = bench_measure.naive_loop(loaded.model, loaded.processor, paths, QUESTION, LABELS, new_tokens,
+                                         loaded.device, loaded.dtype)
     return route_result(timed, loaded, paths, new_tokens)
 
 
@@ -258,7 +279,8 @@ def run(args) -> dict:
         work = Path(tmp)
         checkpoint = bench_model.build_checkpoint(args.shape, work / "model")
         t0 = time.perf_counter()
-        loaded = load(args, checkpoint)
+        loaded, dropped = load(args, checkpoint)
+        report["vision_layers_left_out"] = len(dropped.layers) if dropped else 0
         report["model_build_s"] = time.perf_counter() - t0
         device, dtype = loaded.device, loaded.dtype
         batch_sizes = [int(b) for b in args.batch_size.split(",")] if args.batch_size else [default_batch_size(device)]
@@ -303,7 +325,7 @@ def run(args) -> dict:
             for route in routes:
                 warm_up_images = 0 if index else (1 if args.quick else best["batch_size"])
                 peer_rounds[route].append(
-                    peer(route, loaded, paths[:n_images], best["batch_size"], new_tokens, warm_up_images))
+                    peer(route, loaded, dropped, paths[:n_images], best["batch_size"], new_tokens, warm_up_images))
         best = max(classify_rounds, key=lambda r: r["images_per_s"])
         report["classify"] = best | {"rounds_images_per_s": [r["images_per_s"] for r in classify_rounds]}
         report["peers"] = [max(r, key=lambda x: x["images_per_s"]) | {"rounds_images_per_s": [x["images_per_s"] for x in r]}
@@ -320,7 +342,7 @@ def run(args) -> dict:
             )
             report["time_split"]["end_to_end_ms_per_image"] = 1e3 / best["images_per_s"]
 
-        report["naive"] = [naive(loaded, paths[:n_naive], new_tokens)] if n_naive else []
+        report["naive"] = [naive(loaded, dropped, paths[:n_naive], new_tokens)] if n_naive else []
         # What users run by default on a CPU without bf16 (and on any CPU before auto dtype): fp32.
         if (n_naive and device.type == "cpu" and dtype != torch.float32 and not args.no_naive_fp32
                 and args.shape != "llava-1.5-7b"):
@@ -328,8 +350,8 @@ def run(args) -> dict:
 
             from llava_cli.model import load_model
 
-            fp32 = load_model(dataclasses.replace(loaded.config, dtype="float32"))
-            report["naive"].append(naive(fp32, paths[:n_naive], new_tokens))
+            fp32 = load_model(dataclasses.replace(loaded.config, dtype="float32"), keep_all_layers=True)
+            report["naive"].append(naive(fp32, None, paths[:n_naive], new_tokens))
             del fp32
         if not args.quick:
             report["dedup"] = dedup_saving(args, loaded, checkpoint, work, n_frames, (width, height), best["batch_size"])

@@ -34,7 +34,7 @@ def merge_adapter(adapter: str, output: str, model: str | None = None, dtype: st
     Raises UsageError (not an adapter folder) and ModelLoadError (base or adapter will not load).
     """
     base = model or adapter_base(adapter)
-    loaded = load_model(ModelConfig(model=base, adapter=adapter, device="cpu", dtype=dtype))
+    loaded = load_model(ModelConfig(model=base, adapter=adapter, device="cpu", dtype=dtype), keep_all_layers=True)
     merged = loaded.model.merge_and_unload()
     out = Path(output)
     out.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,7 @@ from .errors import ModelLoadError
 from .float8 import FLOAT8, float8_unavailable, to_float8
 from .preprocess import adapter_fit_warning, fit_processor, image_fit
 from .quantization import quantization_config
+from .vision_trim import drop_unread_vision_layers
 
 log = logging.getLogger(__name__)
 
@@ -215,8 +216,11 @@ def with_image_fit(loaded: LoadedModel, requested: str | None) -> LoadedModel:
     return replace(loaded, processor=processor, config=replace(loaded.config, image_fit=requested))
 
 
-def load_model(cfg: ModelConfig, *, for_training: bool = False) -> LoadedModel:
+def load_model(cfg: ModelConfig, *, for_training: bool = False, keep_all_layers: bool = False) -> LoadedModel:
     """Load model + processor (+ adapter) on the requested device and dtype.
+
+    An inference model leaves out the vision layers whose output is never read (`vision_trim`);
+    one for training, or with `keep_all_layers` (to be saved, or compared whole), keeps them all.
 
     Raises ModelLoadError with a one-line, actionable message for missing/offline checkpoints,
     unavailable devices, missing bitsandbytes, or a bad adapter folder.
@@ -259,6 +263,9 @@ def load_model(cfg: ModelConfig, *, for_training: bool = False) -> LoadedModel:
         to_float8(model)
     if not for_training:
         model.eval()
+    if not (for_training or keep_all_layers):
+        dropped = drop_unread_vision_layers(model)  # exact: their output is never read
+        log.debug("left out %d unread vision layer(s)", len(dropped.layers) if dropped else 0)
     return LoadedModel(model=model, processor=processor, device=device, dtype=dtype, config=cfg)
 
 

@@ -33,6 +33,23 @@ def test_lora_outputs_and_adapter_equals_merged(cli_app, trainable_base, shapes_
     merged = tmp_path / "merged"
     result = CliRunner().invoke(cli_app, ["finetune", "merge", "--adapter", str(out), "--output", str(merged)])
     assert result.exit_code == 0, result.output
+    # A full checkpoint: every tensor of the base (the unread last vision layer included), its config.
+    from safetensors import safe_open
+
+    def tensor_names(folder):
+        names = set()
+        for shard in folder.glob("*.safetensors"):
+            with safe_open(str(shard), "pt") as f:
+                names |= set(f.keys())
+        return names
+
+    from pathlib import Path
+
+    assert tensor_names(merged) == tensor_names(Path(trainable_base))
+    base_config = json.loads((Path(trainable_base) / "config.json").read_text())
+    merged_config = json.loads((merged / "config.json").read_text())
+    assert merged_config["vision_feature_layer"] == base_config["vision_feature_layer"] == -2
+    assert merged_config["vision_config"]["num_hidden_layers"] == base_config["vision_config"]["num_hidden_layers"]
 
     from PIL import Image
 
