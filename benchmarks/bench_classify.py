@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 import bench_data  # noqa: E402
 import bench_measure  # noqa: E402
 import bench_model  # noqa: E402
+import bench_split  # noqa: E402
 
 LABELS = ["shooting", "dribbling", "passing", "pass"]
 PROMPT = (
@@ -65,6 +66,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="one timed pass of each route after a one-image warm-up; no time split, no memory counts, no --dedup clip "
                    "(for slow shapes, e.g. llava-1.5-7b on a CPU); --naive-images 0 skips the naive loop")
     p.add_argument("--compile", action="store_true", help="also time classify --compile (torch.compile of the scoring forward)")
+    p.add_argument("--profile", action="store_true",
+                   help="profile the scorer on two prepared batches: the top operators (GPU: kernels) and the shares of "
+                   "matrix products, attention and the rest")
     p.add_argument("--out-json", type=Path)
     p.add_argument("--wait-idle", type=float, default=0, metavar="S",
                    help="first wait up to S seconds for the 1-minute load average to fall below 0.5 "
@@ -136,54 +140,6 @@ def time_classify(args, loaded, checkpoint, paths, work: Path, batch_size: int, 
         "rss_growth_mib": mem.rss_growth / 2**20, "rss_peak_mib": mem.rss_peak / 2**20,
         "device_peak_mib": mem.device_peak / 2**20,
     }
-
-
-def time_split(clf, paths, batch_size: int, device, fast_decode: bool) -> dict:
-    """Where an image's time goes: decode+preprocess on one thread (as a decode worker does it), and
-    on prepared batches the vision tower + projector, the language model's prefix pass and the
-    label pass (each the best of 3 timed rounds, synchronised)."""
-    import torch
-
-    from llava_cli.batching import collate
-    from llava_cli.media import load_image, shrink
-
-    min_side = clf.min_side if fast_decode else None
-    start = time.perf_counter()
-    feats = [clf.encode(shrink(load_image(p, min_side=min_side), min_side)) for p in paths]
-    prep = (time.perf_counter() - start) / len(paths)
-    batches = [feats[i : i + batch_size] for i in range(0, len(feats), batch_size)]
-    model = clf.scorer.model
-    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
-
-    def best_ms_per_image(step) -> float:
-        step(batches[0])  # warm-up at this batch shape
-        best = float("inf")
-        for _ in range(3):
-            bench_measure.sync(device)
-            start = time.perf_counter()
-            for b in batches:
-                step(b)
-            bench_measure.sync(device)
-            best = min(best, time.perf_counter() - start)
-        return best / len(feats) * 1e3
-
-    def vision(b):
-        pixels = collate(b, 0)["pixel_values"].to(device, clf.scorer.dtype)
-        with torch.inference_mode():
-            inner.model.get_image_features(pixel_values=pixels)
-
-    def prefix(b):
-        batch = {k: v.to(device) for k, v in collate(b, clf.processor.tokenizer.pad_token_id).items()}
-        batch["pixel_values"] = batch["pixel_values"].to(clf.scorer.dtype)
-        with torch.inference_mode():
-            model(**batch, use_cache=True, logits_to_keep=1)
-
-    vision_ms = best_ms_per_image(vision)
-    prefix_ms = best_ms_per_image(prefix)
-    score_ms = best_ms_per_image(clf.log_likelihoods)
-    return {"prepare_ms_per_image_1_thread": prep * 1e3, "model_ms_per_image": score_ms,
-            "vision_ms_per_image": vision_ms, "llm_prefix_ms_per_image": max(prefix_ms - vision_ms, 0.0),
-            "label_pass_ms_per_image": max(score_ms - prefix_ms, 0.0)}
 
 
 QUESTION = PROMPT.replace("{labels}", ", ".join(f'"{x}"' for x in LABELS))  # what the generating routes ask
@@ -337,10 +293,14 @@ def run(args) -> dict:
                 args, loaded, checkpoint, paths[:n_images], work, best["batch_size"], "compile2", compile=True
             ) | {"first_run_seconds": first["seconds"], "first_run_images_per_s": first["images_per_s"]}
         if not args.quick:
-            report["time_split"] = time_split(
+            report["time_split"] = bench_split.time_split(
                 clf, paths[: min(n_images, 4 * best["batch_size"])], best["batch_size"], device, args.fast_decode
             )
             report["time_split"]["end_to_end_ms_per_image"] = 1e3 / best["images_per_s"]
+        if args.profile:
+            report["profile"] = bench_split.operator_profile(
+                clf, paths[: min(n_images, 2 * best["batch_size"])], best["batch_size"], device, args.fast_decode
+            )
 
         report["naive"] = [naive(loaded, dropped, paths[:n_naive], new_tokens)] if n_naive else []
         # What users run by default on a CPU without bf16 (and on any CPU before auto dtype): fp32.
@@ -371,7 +331,7 @@ def run(args) -> dict:
         entry["gflops"] = flops.total * entry["images_per_s"] / 1e9
         entry["fraction_of_peak"] = entry["gflops"] * 1e9 / (report["matmul_peak_gflops"] * 1e9)
     if "time_split" in report:
-        add_shares(report["time_split"])
+        bench_split.add_shares(report["time_split"])
     for entry in report["peers"]:
         entry["classify_speedup"] = best["images_per_s"] / entry["images_per_s"]
         entry["gflops"] = flops.total * entry["images_per_s"] / 1e9
@@ -383,15 +343,6 @@ def run(args) -> dict:
         entry["gflops"] = flops.total * entry["images_per_s"] / 1e9
         entry["fraction_of_peak"] = entry["gflops"] / peak
     return report
-
-
-def add_shares(t: dict) -> None:
-    """Each part's share of the end-to-end time per image."""
-    end_to_end = t["end_to_end_ms_per_image"]
-    t["model_share"] = t["model_ms_per_image"] / end_to_end
-    for part in ("vision", "llm_prefix", "label_pass"):
-        t[f"{part}_share"] = t[f"{part}_ms_per_image"] / end_to_end
-    t["decode_share_1_thread"] = t["prepare_ms_per_image_1_thread"] / end_to_end
 
 
 def bench_data_image(width: int, height: int):
@@ -448,6 +399,8 @@ def print_report(r: dict) -> None:
               f"+ label pass {t['label_pass_ms_per_image']:.1f} ms ({100 * t['label_pass_share']:.0f}%); "
               f"decode+preprocess {t['prepare_ms_per_image_1_thread']:.1f} ms on 1 thread "
               f"({100 * t['decode_share_1_thread']:.0f}% of end to end; decoded {schedule})")
+    if "profile" in r:
+        bench_split.print_profile(r["profile"])
     mem = [x for x in r["classify_runs"] if x["batch_size"] == r["classify_runs"][0]["batch_size"]]
     print("memory (classify, batch %d): " % mem[0]["batch_size"] + "; ".join(
         f"{x['images']} images: peak RSS {x['rss_peak_mib']:.0f} MiB (+{x['rss_growth_mib']:.0f} during the run)"

@@ -2,7 +2,8 @@
 # The one GPU check (issue 13), in one call of under 10 minutes on an H100/H200 (timeouts: 580 s):
 #   1. the tests marked gpu (with bitsandbytes installed, 4-bit runs on a GPU; float8 with torchao),
 #   2. classify on the llava-1.5-7b shape in bf16, batch 16 and 32, against transformers' batched
-#      generate and pipeline and the naive loop, with the time split and the GPU's idle share,
+#      generate and pipeline and the naive loop, with the time split, the GPU's idle share and a
+#      kernel profile (matrix products, attention, the rest),
 #   3. classify --compile (torch.compile of the scoring forward) against eager,
 #   4. --dtype float8 against bf16 on the same shape: images/s and |Δp|.
 #
@@ -58,7 +59,7 @@ timeout 75 python -m pytest -m gpu -q -p no:cacheprovider tests 2>&1 | tail -25 
 # 2. 256 images for classify (batch 16 and 32) and, at the best batch size, two interleaved rounds of
 #    classify and transformers' batched routes; 32 for the naive loop; a 120-frame clip for --dedup.
 timeout 240 python benchmarks/bench_classify.py --shape llava-1.5-7b --batch-size 16,32 --rounds 2 \
-    --images 256 --naive-images 32 --out-json "$OUT/bench_gpu.json" 2>&1 | tee "$OUT/bench_gpu.log"
+    --images 256 --naive-images 32 --profile --out-json "$OUT/bench_gpu.json" 2>&1 | tee "$OUT/bench_gpu.log"
 status=${PIPESTATUS[0]}
 
 # 3. --compile on its own (a compile that runs long must not cost the figures above): classify at

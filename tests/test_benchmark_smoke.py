@@ -14,14 +14,14 @@ def test_benchmark_tiny_prints_figures(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_classify.py"), "--shape", "tiny", "--images", "4",
-         "--dedup-frames", "8", "--out-json", str(out)],
+         "--dedup-frames", "8", "--profile", "--out-json", str(out)],
         capture_output=True, text=True, timeout=300, cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     text = proc.stdout
     for needle in ("matmul peak", "classify (batch", "naive generate+parse", "% peak", "time split",
                    "memory (classify", "dedup", "classify x", "transformers batched generate",
-                   "transformers pipeline", "label pass"):
+                   "transformers pipeline", "label pass", "operator profile of the scorer"):
         assert needle in text, f"{needle!r} missing from:\n{text}"
     report = json.loads(out.read_text())
     assert report["classify"]["images"] == 4 and report["classify"]["images_per_s"] > 0
@@ -36,3 +36,8 @@ def test_benchmark_tiny_prints_figures(tmp_path):
     assert video["sampled_frames"] == 16 and video["classify_frames_per_s"] > 0 and video["reader_frames_per_s"] > 0
     split = report["time_split"]
     assert split["vision_ms_per_image"] > 0 and split["llm_prefix_ms_per_image"] > 0
+    # the profile: operators of the scorer grouped; the tiny model's matrix products are among them
+    profile = report["profile"]
+    assert abs(sum(profile["group_share"].values()) - 1) < 1e-6 and profile["group_share"]["matmul"] > 0
+    assert profile["top"] and all(row["ms_per_image"] > 0 for row in profile["top"])
+    assert report["vision_layers_left_out"] == 1  # classify's model reads the second-to-last CLIP layer
