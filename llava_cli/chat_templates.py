@@ -14,8 +14,11 @@ same string):
   turn as "ASSISTANT: {answer} ": a trailing space, no end-of-turn token.
 - LLAVA_MISTRAL: llava-hf/llava-v1.6-mistral-7b-hf (openvino.genai's table: "llava-v1.6-mistral
   (chat_template.json)"). It writes the literal text `<\\s>` after an answer, not the `</s>` token.
-- LLAVA_CHATML_YI: llava-hf/llava-v1.6-34b-hf (Nous-Hermes-2-Yi-34B's chatml); the same
-  construction as the OneVision template below with its newlines after the role and the image.
+- LLAVA_CHATML_YI: llava-hf/llava-v1.6-34b-hf (Nous-Hermes-2-Yi-34B's chatml). The same string,
+  up to spaces inside `{{ }}`, is `chat_yi` in transformers'
+  models/llava_next_video/convert_llava_next_video_weights_to_hf.py (the llava-hf 34B video
+  checkpoints' template) and in the llava-hf maintainers' script that set the llava-hf templates,
+  whose model2template maps "llava-hf/llava-v1.6-34b-hf" to it.
 - LLAVA_LLAMA3: llava-hf/llama3-llava-next-8b-hf; the image without a newline, then "\\n" + text +
   `<|eot_id|>`, so an assistant turn renders as "...<|end_header_id|>\\n\\n\\n{answer}<|eot_id|>".
 - LLAVA_ONEVISION_QWEN2: llava-hf/llava-onevision-qwen2-*-hf, the `chat_template` string of
