@@ -9,10 +9,12 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from llava_cli.cli import quiet_libraries
 from llava_cli.testing.tiny import build_tiny_llava
 
 
 def main(work: Path) -> None:
+    quiet_libraries()  # the same quiet terminal as llava-cli's own commands
     build_tiny_llava(work / "tiny-llava")
     frames = work / "frames"
     frames.mkdir(parents=True, exist_ok=True)
