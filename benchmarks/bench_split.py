@@ -15,10 +15,11 @@ import time
 import bench_measure
 
 # Operator / kernel name fragments of each group (aten op names on a CPU, kernel names on a GPU).
+# (cuBLAS names its Hopper GEMM kernels nvjet_*, sm90_xmma_gemm_* or cutlass_*.)
 GROUPS = {
-    "attention": ("attention", "flash", "fmha", "sdpa", "softmax"),
-    "matmul": ("gemm", "aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear", "xmma", "cutlass",
-               "cublas", "sm90_", "sm80_", "ampere_", "conv"),
+    "attention": ("attention", "flash", "fmha", "sdpa"),
+    "matmul": ("gemm", "gemv", "nvjet", "aten::mm", "aten::addmm", "aten::bmm", "aten::matmul", "aten::linear", "xmma",
+               "cutlass", "cublas", "sm90_", "sm80_", "ampere_", "conv"),
 }
 
 
