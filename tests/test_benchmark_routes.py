@@ -49,3 +49,19 @@ def test_match_label_prefers_the_longest_whole_word():
     assert bench_measure.match_label("He is passing the ball", ["pass", "passing"]) == "passing"
     assert bench_measure.match_label("a pass.", ["pass", "passing"]) == "pass"
     assert bench_measure.match_label("bypass", ["pass"]) is None
+
+
+@pytest.mark.parametrize("name, group", [
+    # kernel names as torch.profiler reports them on Hopper GPUs, and aten ops on a CPU
+    ("nvjet_tst_192x192_64x4_2x1_v_bz_coopA_NNT", "matmul"),
+    ("sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x256x64_warpgroupsize2x1x1_execute_segment_k_off_kernel__5x_cublas", "matmul"),
+    ("void pytorch_flash::flash_fwd_kernel<Flash_fwd_kernel_traits<128, 128, 64, 4, false, false, cutlass::bfloat16_t>, true>", "attention"),
+    ("aten::_scaled_dot_product_flash_attention_for_cpu", "attention"),
+    ("aten::addmm", "matmul"),
+    ("void at::native::vectorized_elementwise_kernel<4, at::native::CUDAFunctor_add<c10::BFloat16>>", "other"),
+    ("aten::silu", "other"),
+])
+def test_profile_groups_operators(name, group):
+    import bench_split
+
+    assert bench_split.group_of(name) == group
