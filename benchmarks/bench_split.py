@@ -86,7 +86,6 @@ def add_shares(t: dict) -> None:
     t["decode_share_1_thread"] = t["prepare_ms_per_image_1_thread"] / end_to_end
 
 
-
 def group_of(name: str) -> str:
     lowered = name.lower()
     for group, fragments in GROUPS.items():
@@ -116,11 +115,12 @@ def operator_profile(clf, paths, batch_size: int, device, fast_decode: bool, top
         rows = [(e.key, e.self_device_time_total, e.count) for e in prof.key_averages() if e.device_type == DeviceType.CUDA]
     else:
         rows = [(e.key, e.self_cpu_time_total, e.count) for e in prof.key_averages()]
-    rows = [r for r in rows if r[1] > 0 and not r[0].startswith("ProfilerStep")]
+    rows = [r for r in rows if r[1] > 0]
     total_us = sum(r[1] for r in rows)
     groups: dict[str, float] = {}
     for name, us, _ in rows:
-        groups[group_of(name)] = groups.get(group_of(name), 0.0) + us
+        group = group_of(name)
+        groups[group] = groups.get(group, 0.0) + us
     rows.sort(key=lambda r: -r[1])
     per_image = 1e-3 / len(feats)  # us -> ms per image
     return {
