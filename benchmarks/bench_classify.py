@@ -430,7 +430,7 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from llava_cli.cli import quiet_libraries
+    from llava_cli.quiet import quiet_libraries
 
     quiet_libraries()
     waited = wait_idle(args.wait_idle)

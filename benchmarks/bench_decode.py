@@ -67,7 +67,7 @@ def one_run(args) -> dict:
     from bench_classify import LABELS, PROMPT
     import llava_cli
     from llava_cli.classify import Classifier, run_classify
-    from llava_cli.cli import quiet_libraries
+    from llava_cli.quiet import quiet_libraries
     from llava_cli.config import ClassifyConfig, InputConfig, ModelConfig, OutputConfig
     from llava_cli.media import load_image, shrink
     from llava_cli.model import load_model

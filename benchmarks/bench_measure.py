@@ -188,7 +188,7 @@ def quiet_offline() -> None:
     """What every benchmark sets first: no hub access, no tokenizer threads, no library chatter."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from llava_cli.cli import quiet_libraries
+    from llava_cli.quiet import quiet_libraries
 
     quiet_libraries()
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from llava_cli.cli import quiet_libraries
+from llava_cli.quiet import quiet_libraries
 from llava_cli.testing.tiny import build_tiny_llava
 
 

@@ -29,7 +29,8 @@ def tiny_loaded(tiny_model_dir):
 
 @pytest.fixture(scope="session")
 def cli_app():
-    from llava_cli.cli import app, quiet_libraries
+    from llava_cli.cli import app
+    from llava_cli.quiet import quiet_libraries
 
     quiet_libraries()
     return app

@@ -16,13 +16,9 @@ from functools import wraps
 import typer
 
 from ..errors import EXIT_FAILURE, EXIT_USAGE, LlavaCliError, UsageError, is_out_of_memory
+from ..quiet import debug_enabled
 
 EXIT_INTERRUPTED = 130  # Ctrl-C
-
-
-def debug_enabled() -> bool:
-    """Whether --debug / LLAVA_CLI_DEBUG asks for tracebacks instead of one-line errors."""
-    return os.environ.get("LLAVA_CLI_DEBUG", "") not in ("", "0")
 
 
 def fail(message: str, code: int) -> None:
