@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The one GPU check (issue 13), in one call of under 10 minutes on an H100/H200 (timeouts: 580 s):
+# The one GPU check (issue 13), in one call of under 10 minutes on an H100/H200 (step timeouts 565 s,
+# plus ~15 s to install the carried wheels and check requirements):
 #   1. the tests marked gpu (with bitsandbytes installed, 4-bit runs on a GPU; float8 with torchao),
 #   2. classify on the llava-1.5-7b shape in bf16, batch 16 and 32, against transformers' batched
 #      generate and pipeline and the naive loop, with the time split, the GPU's idle share and a
