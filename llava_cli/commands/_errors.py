@@ -9,7 +9,6 @@ table's errors too.
 from __future__ import annotations
 
 import inspect
-import os
 from collections.abc import Callable
 from functools import wraps
 
