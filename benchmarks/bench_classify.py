@@ -96,8 +96,8 @@ def load(args, checkpoint: Path):
     """The model as classify gets it from load_model, and what it left out of the vision tower
     (transformers' routes run the whole tower, as a user's from_pretrained model does)."""
     from llava_cli.config import ModelConfig
-    from llava_cli.model import LoadedModel, load_model, load_processor, resolve_device, resolve_dtype
-    from llava_cli.vision_trim import drop_unread_vision_layers
+    from llava_cli.model.loading import LoadedModel, load_model, load_processor, resolve_device, resolve_dtype
+    from llava_cli.model.vision_trim import drop_unread_vision_layers
 
     cfg = ModelConfig(model=str(checkpoint), device=args.device, dtype=args.dtype, image_fit=args.image_fit)
     if args.shape != "llava-1.5-7b":
@@ -113,7 +113,7 @@ def load(args, checkpoint: Path):
 @contextmanager
 def whole_vision_tower(model, dropped):
     """Give the model back the vision layers classify leaves out, for transformers' own routes."""
-    from llava_cli.vision_trim import drop_unread_vision_layers, restore_vision_layers
+    from llava_cli.model.vision_trim import drop_unread_vision_layers, restore_vision_layers
 
     restore_vision_layers(model, dropped)
     try:
@@ -124,7 +124,7 @@ def whole_vision_tower(model, dropped):
 
 
 def time_classify(args, loaded, checkpoint, paths, work: Path, batch_size: int, tag: str, compile: bool = False):
-    from llava_cli.classify import run_classify
+    from llava_cli.classify.api import run_classify
 
     cfg = classify_config(args, checkpoint, paths, work / f"out_{tag}.csv", batch_size, compile=compile)
     with bench_measure.memory_peak(loaded.device) as mem, bench_measure.model_time(loaded.device) as in_model:
@@ -178,8 +178,8 @@ def video_feeding(args, loaded, checkpoint, work: Path, seconds: float, batch_si
     one reader thread alone delivers those frames: whether reading video keeps the model fed."""
     import shutil
 
-    from llava_cli.classify import run_classify
-    from llava_cli.media import FramePlan, iter_video_frames
+    from llava_cli.classify.api import run_classify
+    from llava_cli.media.video import FramePlan, iter_video_frames
 
     clip = bench_data.write_camera_clip(work / "camera_0.mp4", seconds)
     clips = [clip] + [Path(shutil.copy(clip, work / f"camera_{i}.mp4")) for i in range(1, 4)]
@@ -197,7 +197,7 @@ def video_feeding(args, loaded, checkpoint, work: Path, seconds: float, batch_si
 
 
 def dedup_saving(args, loaded, checkpoint, work: Path, frames: int, size, batch_size: int) -> dict:
-    from llava_cli.classify import run_classify
+    from llava_cli.classify.api import run_classify
 
     clip = work / "static_clip.mp4"
     changed = bench_data.write_static_clip(clip, frames, *size)
@@ -225,9 +225,9 @@ def run(args) -> dict:
     n_naive = args.naive_images if args.naive_images is not None else min(n_naive, n_images)
     n_frames = args.dedup_frames or n_frames
     width, height = (int(v) for v in args.image_size.lower().split("x"))
-    from llava_cli.classify import Classifier
+    from llava_cli.classify.api import Classifier
     from llava_cli.config import default_batch_size
-    from llava_cli.pipeline import default_workers
+    from llava_cli.batch.pipeline import default_workers
 
     report: dict = {"shape": args.shape, "image_size": args.image_size, "load_average_start": os.getloadavg(), "cpu_count": os.cpu_count(),
                     "torch_threads": torch.get_num_threads(), "torch": torch.__version__}
@@ -240,7 +240,7 @@ def run(args) -> dict:
         report["model_build_s"] = time.perf_counter() - t0
         device, dtype = loaded.device, loaded.dtype
         batch_sizes = [int(b) for b in args.batch_size.split(",")] if args.batch_size else [default_batch_size(device)]
-        from llava_cli.preprocess import image_fit
+        from llava_cli.model.preprocess import image_fit
 
         report.update(device=str(device), dtype=str(dtype).replace("torch.", ""),
                       image_fit=image_fit(loaded.processor), fast_decode=args.fast_decode,
@@ -308,7 +308,7 @@ def run(args) -> dict:
                 and args.shape != "llava-1.5-7b"):
             import dataclasses
 
-            from llava_cli.model import load_model
+            from llava_cli.model.loading import load_model
 
             fp32 = load_model(dataclasses.replace(loaded.config, dtype="float32"), keep_all_layers=True)
             report["naive"].append(naive(fp32, None, paths[:n_naive], new_tokens))

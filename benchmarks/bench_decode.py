@@ -66,11 +66,11 @@ def one_run(args) -> dict:
     import bench_model  # imports llava_cli first, from sys.path[0]: bench_classify's own path insert comes too late
     from bench_classify import LABELS, PROMPT
     import llava_cli
-    from llava_cli.classify import Classifier, run_classify
+    from llava_cli.classify.api import Classifier, run_classify
     from llava_cli.quiet import quiet_libraries
     from llava_cli.config import ClassifyConfig, InputConfig, ModelConfig, OutputConfig
-    from llava_cli.media import load_image, shrink
-    from llava_cli.model import load_model
+    from llava_cli.media.video import load_image, shrink
+    from llava_cli.model.loading import load_model
 
     quiet_libraries()
     extra = MODES[args.mode]

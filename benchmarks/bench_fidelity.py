@@ -73,7 +73,7 @@ def write_inputs(folder: Path, frames: int) -> dict[str, list]:
     for i in range(frames):
         writer.write(bench_data.camera_frame(1920, 1080, seed=20 + i)[..., ::-1].copy())
     writer.release()
-    from llava_cli.media import FramePlan, iter_video_frames
+    from llava_cli.media.video import FramePlan, iter_video_frames
 
     for frame in iter_video_frames(video, FramePlan(fps=None, every=1)):
         groups["1080p video frames"].append((f"clip.mp4#{frame.index}", frame.image))
@@ -92,7 +92,7 @@ def write_inputs(folder: Path, frames: int) -> dict[str, list]:
 
 def decode(item, min_side: int | None):
     """classify's decoding of a file (load_image + shrink) or of a video frame (shrink)."""
-    from llava_cli.media import load_image, shrink
+    from llava_cli.media.video import load_image, shrink
 
     if isinstance(item, Path):
         return shrink(load_image(item, min_side=min_side), min_side)
@@ -126,9 +126,9 @@ def measure(clf, groups: dict[str, list]) -> dict:
 
 
 def run(args) -> dict:
-    from llava_cli.classify import Classifier
+    from llava_cli.classify.api import Classifier
     from llava_cli.config import ModelConfig
-    from llava_cli.model import load_model
+    from llava_cli.model.loading import load_model
 
     import dataclasses
 

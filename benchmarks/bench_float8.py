@@ -5,7 +5,7 @@
     python benchmarks/bench_float8.py --emulate-on-cpu                            # CPU: |Δp| only
 
 The same random-weight model is scored in bf16 and then with the language model's linear layers
-converted to float8 (llava_cli.float8, as `--dtype float8` loads it), on the same 1280x720 JPEG
+converted to float8 (llava_cli.model.float8, as `--dtype float8` loads it), on the same 1280x720 JPEG
 frames through classify's Python API. Printed: max and mean |Δp| over images and labels, how often
 the top label changes, and classify's images/s in each dtype. How much a model reacts depends on
 how sharp its probabilities are, so the CPU shapes are measured at two weight initialisations
@@ -46,7 +46,7 @@ def allow_float8_on_cpu() -> None:
     """Let the float8 path run where torchao would refuse (its products then run on the CPU)."""
     import torchao.quantization.quant_api as quant_api
 
-    from llava_cli import model as model_mod
+    from llava_cli.model import loading as model_mod
 
     model_mod.float8_unavailable = lambda device: None
     quant_api._check_hardware_support = lambda granularity: None
@@ -57,8 +57,8 @@ def load_pair(args, checkpoint: Path, init: float | None):
     import torch
 
     from llava_cli.config import ModelConfig
-    from llava_cli.float8 import to_float8
-    from llava_cli.model import LoadedModel, load_model, load_processor, resolve_device
+    from llava_cli.model.float8 import to_float8
+    from llava_cli.model.loading import LoadedModel, load_model, load_processor, resolve_device
 
     if args.shape == "llava-1.5-7b":  # built in memory on the device, then a converted copy
         import copy
@@ -81,7 +81,7 @@ def classify_speed(loaded, paths, batch_size: int, work: Path, tag: str) -> tupl
     """classify's images/s over `paths` (after a warm-up batch), and its [N, L] probabilities."""
     import torch
 
-    from llava_cli.classify import run_classify
+    from llava_cli.classify.api import run_classify
     from llava_cli.config import ClassifyConfig, InputConfig, OutputConfig
 
     def run(files, name):
@@ -102,7 +102,7 @@ def classify_speed(loaded, paths, batch_size: int, work: Path, tag: str) -> tupl
 
 def run(args) -> dict:
     from llava_cli.config import ModelConfig, default_batch_size
-    from llava_cli.model import load_model, resolve_device
+    from llava_cli.model.loading import load_model, resolve_device
     from llava_cli.testing.tiny import build_tiny_llava
 
     if args.emulate_on_cpu:

@@ -219,7 +219,7 @@ def model_time(device):
     Yields a list that holds the total in seconds once the block ends."""
     import torch
 
-    from llava_cli.scoring import LabelScorer
+    from llava_cli.model.scoring import LabelScorer
 
     original = LabelScorer.score
     spans: list = []

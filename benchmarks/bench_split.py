@@ -24,7 +24,7 @@ GROUPS = {
 
 
 def _prepared(clf, paths, fast_decode: bool):
-    from llava_cli.media import load_image, shrink
+    from llava_cli.media.video import load_image, shrink
 
     min_side = clf.min_side if fast_decode else None
     return [clf.encode(shrink(load_image(p, min_side=min_side), min_side)) for p in paths]
@@ -36,7 +36,7 @@ def time_split(clf, paths, batch_size: int, device, fast_decode: bool) -> dict:
     label pass (each the best of 3 timed rounds, synchronised)."""
     import torch
 
-    from llava_cli.batching import collate
+    from llava_cli.model.batching import collate
 
     start = time.perf_counter()
     feats = _prepared(clf, paths, fast_decode)

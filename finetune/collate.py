@@ -2,7 +2,7 @@
 
 One encoder for training and scoring. A conversation is laid out turn by turn from the chat
 template's *generation prompts* and the answer tokens classify scores
-(`llava_cli.prompts.answer_tokens`): prompt 1, answer 1 + its end token, the text the next prompt
+(`llava_cli.model.prompts.answer_tokens`): prompt 1, answer 1 + its end token, the text the next prompt
 adds, answer 2 + its end token, ... It is deliberately not the template's rendering of the whole
 conversation: llava-hf templates render a past answer as LLaVA never trained on it (llava-1.5:
 "ASSISTANT: left " with a trailing space and no `</s>`; llava-v1.6-mistral: the literal text
@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import torch
 
 from llava_cli.errors import LlavaCliError
-from llava_cli.media import load_image
-from llava_cli.prompts import (
+from llava_cli.media.video import load_image
+from llava_cli.model.prompts import (
     AnswerTokens,
     answer_tokens,
     assistant_message,

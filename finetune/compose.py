@@ -9,7 +9,7 @@ checkpoint.
 from __future__ import annotations
 
 from llava_cli.errors import ModelLoadError
-from llava_cli.chat_templates import LLAVA_VICUNA
+from llava_cli.model.chat_templates import LLAVA_VICUNA
 
 IMAGE_TOKEN = "<image>"
 

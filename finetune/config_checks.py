@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from llava_cli.config import DEVICES, DTYPES, image_fit_problems, label_problems, system_problems
-from llava_cli.float8 import FLOAT8
+from llava_cli.model.float8 import FLOAT8
 
 from .stages import STAGES
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from llava_cli.config import ModelConfig
 from llava_cli.errors import UsageError
-from llava_cli.model import load_model
+from llava_cli.model.loading import load_model
 
 
 def adapter_base(adapter: str | Path) -> str:

@@ -22,9 +22,9 @@ from transformers.trainer_callback import PrinterCallback, ProgressCallback
 from llava_cli import __version__
 from llava_cli.config import ModelConfig
 from llava_cli.errors import UsageError
-from llava_cli.model import fitted_processor, load_model, resolve_device
-from llava_cli.preprocess import image_fit
-from llava_cli.prompts import check_system_supported
+from llava_cli.model.loading import fitted_processor, load_model, resolve_device
+from llava_cli.model.preprocess import image_fit
+from llava_cli.model.prompts import check_system_supported
 
 from .collate import ConversationDataset, ConversationEncoder, PadCollator
 from .config import FinetuneConfig, save_resolved

@@ -16,7 +16,7 @@ from .stages import PROJECTOR_MODULE
 
 
 class LabelAccuracy:
-    """Held-out label accuracy with classify's own scorer (`llava_cli.classify.Classifier`)."""
+    """Held-out label accuracy with classify's own scorer (`llava_cli.classify.api.Classifier`)."""
 
     def __init__(
         self, processor, labels: list[str], prompt: str | None, val: list[Conversation], batch_size: int,
@@ -33,8 +33,8 @@ class LabelAccuracy:
         return bool(self.val) and len(self.labels) >= 2
 
     def __call__(self, model) -> float:
-        from llava_cli.classify import Classifier
-        from llava_cli.media import load_image
+        from llava_cli.classify.api import Classifier
+        from llava_cli.media.video import load_image
 
         was_training = model.training
         model.eval()

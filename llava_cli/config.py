@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UsageError
-from .float8 import FLOAT8
+from .model.float8 import FLOAT8
 from .columns import SEPARATOR, UNSURE
-from .preprocess import IMAGE_FITS
+from .model.preprocess import IMAGE_FITS
 
 DEFAULT_MODEL = "llava-hf/llava-1.5-7b-hf"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
-# Inference may also run the language model in float8 (llava_cli.float8): opt-in, GPU only.
+# Inference may also run the language model in float8 (llava_cli.model.float8): opt-in, GPU only.
 INFERENCE_DTYPES = (*DTYPES, FLOAT8)
 OUTPUT_SUFFIXES = (".csv", ".jsonl", ".parquet")
 
@@ -37,7 +37,7 @@ class ModelConfig:
     trust_remote_code: bool = False
     revision: str | None = None
     # How images meet the model's square input: "pad" (LLaVA-1.5's pad-to-square) or "crop" (the
-    # processor as it is); None: pad for processors that center-crop. See llava_cli.preprocess.
+    # processor as it is); None: pad for processors that center-crop. See llava_cli.model.preprocess.
     image_fit: str | None = None
 
     def problems(self) -> list[str]:

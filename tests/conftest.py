@@ -22,7 +22,7 @@ def tiny_model_dir(tmp_path_factory):
 def tiny_loaded(tiny_model_dir):
     """The tiny model loaded once in float32 (exact comparisons), shared read-only by tests."""
     from llava_cli.config import ModelConfig
-    from llava_cli.model import load_model
+    from llava_cli.model.loading import load_model
 
     return load_model(ModelConfig(model=tiny_model_dir, device="cpu", dtype="float32"))
 

@@ -10,7 +10,7 @@ import pytest
 from factories import make_image
 
 from llava_cli import columns
-from llava_cli.classify import run_classify
+from llava_cli.classify.api import run_classify
 from llava_cli.columns import PROB_SIGNIFICANT_DIGITS, SEPARATOR, UNSURE, prob_column, round_prob
 from llava_cli.config import ClassifyConfig, InputConfig, ModelConfig, OutputConfig
 from llava_cli.output import RowWriter, read_rows, write_table

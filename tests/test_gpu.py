@@ -7,9 +7,9 @@ import pytest
 import torch
 from PIL import Image
 
-from llava_cli.classify import Classifier
+from llava_cli.classify.api import Classifier
 from llava_cli.config import ModelConfig
-from llava_cli.model import load_model
+from llava_cli.model.loading import load_model
 
 pytestmark = pytest.mark.gpu
 LABELS = ["shooting", "dribbling", "passing", "pass"]

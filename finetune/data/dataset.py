@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from llava_cli.errors import UsageError
-from llava_cli.prompts import render_prompt
+from llava_cli.model.prompts import render_prompt
 
 
 class DataError(UsageError):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from llava_cli.inputs import natural_key
-from llava_cli.media import IMAGE_EXTENSIONS
+from llava_cli.media.inputs import natural_key
+from llava_cli.media.video import IMAGE_EXTENSIONS
 
 from .dataset import BadRow, Dataset, labelled_conversation
 from .files import readable_image

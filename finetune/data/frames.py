@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 
 from llava_cli.errors import InputError
-from llava_cli.media import FramePlan, iter_video_frames
+from llava_cli.media.video import FramePlan, iter_video_frames
 
 from .files import locate
 

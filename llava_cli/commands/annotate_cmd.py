@@ -97,7 +97,7 @@ def annotate(
     Over 50 lines only because typer reads the flags from the signature; the body is short.
     """
     options = dict(locals())  # the parsed flags, by name: the configs take the ones they own
-    from ..annotate import AnnotateConfig, run_annotate
+    from ..annotate.api import AnnotateConfig, run_annotate
 
     cfg = AnnotateConfig(
         **given(AnnotateConfig, options, exclude=["prompt", "labels", "model", "inputs", "output"]),

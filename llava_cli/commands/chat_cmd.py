@@ -82,8 +82,8 @@ def chat(
     long answer; Ctrl-D or Ctrl-C at the prompt leaves.
     """
     options = dict(locals())  # the parsed flags, by name: the configs take the ones they own
-    from ..chat import ChatConfig, open_session
-    from ..chat_repl import ChatRepl
+    from ..chat.session import ChatConfig, open_session
+    from ..chat.repl import ChatRepl
 
     cfg = ChatConfig(
         **given(ChatConfig, options, exclude=["image", "model", "prompt"]),

@@ -140,8 +140,8 @@ def classify(
     Over 50 lines only because typer reads the flags from the signature; the body is short.
     """
     options = dict(locals())  # the parsed flags, by name: the configs take the ones they own
-    from ..classify import run_classify
-    from ..dry_run import describe_classify
+    from ..classify.api import run_classify
+    from ..classify.dry_run import describe_classify
 
     cfg = ClassifyConfig(
         **given(ClassifyConfig, options, exclude=["labels", "prompt", "model", "inputs", "output"]),

@@ -22,7 +22,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from ..config import DEVICES, INFERENCE_DTYPES, InputConfig, ModelConfig, OutputConfig, default_batch_size
-from ..preprocess import IMAGE_FITS
+from ..model.preprocess import IMAGE_FITS
 
 # Help panels, in the order a reader looks for them.
 PROMPT = "Prompt"
@@ -220,7 +220,7 @@ def read_prompt(prompt: str | None, prompt_file: Path | None) -> str | None:
 
 def echo_run_summary(result, extra: str = "") -> None:
     """The one-line summary a batch command prints on stderr when it finishes (once per launch)."""
-    from ..distributed import current_process_group
+    from ..batch.distributed import current_process_group
 
     group = current_process_group()
     if not group.is_main:

@@ -32,7 +32,7 @@ import polars as pl
 
 from ..columns import SEPARATOR
 from ..errors import LlavaCliError, OutputError
-from ..media import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
+from ..media.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 from ..output import read_classify_output, read_rows, require_regular_file, unescape_strings
 from .matching import match_sources
 

@@ -13,7 +13,7 @@ tab, a carriage return or `'` gets one `'` in front (OWASP's advice against form
 Every reader here (`read_rows`, resume, eval, finetune, `--from-list`) removes that one quote again,
 so values come back exactly as they were. Number columns are never escaped (-0.5 stays a number).
 
-Which file a run may write to is decided in llava_cli.ownership; this package does the file work:
+Which file a run may write to is decided in llava_cli.batch.ownership; this package does the file work:
 `files` (whole files by format, sidecar), `scan` (checking an existing output), `append` (rows as
 they come, finishing Parquet), `lock` (one run at a time per output), `classify_file` (a classify
 output read back, for eval and review).

@@ -13,7 +13,7 @@ from .files import Key, escape_strings, output_format, partial_path, row_key, wr
 
 
 class RowWriter:
-    """Append rows of a fixed schema to a CSV or JSON Lines file that `llava_cli.ownership` has
+    """Append rows of a fixed schema to a CSV or JSON Lines file that `llava_cli.batch.ownership` has
     claimed for this run (and cut back to its last complete row). `done_keys` starts as the keys
     this run skips and grows with every row written.
     """

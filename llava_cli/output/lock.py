@@ -1,5 +1,5 @@
 """One run at a time per output: an exclusive OS lock on `<out>.lock`, held from before the model
-loads until the run ends (see llava_cli.ownership, which takes it as part of a claim)."""
+loads until the run ends (see llava_cli.batch.ownership, which takes it as part of a claim)."""
 
 from __future__ import annotations
 

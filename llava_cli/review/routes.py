@@ -16,7 +16,7 @@ from starlette.responses import FileResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from ..errors import InputError, UsageError
-from ..media import is_video
+from ..media.video import is_video
 from .state import UNSURE, Query, ReviewSession
 from .thumbs import SIZES, ThumbCache, resolve_media
 

@@ -1,7 +1,7 @@
 """Pictures of the rows for the page: thumbnails and a large view, cached as JPEG files on disk.
 
-Images are decoded with `llava_cli.media.load_image` and video frames with
-`llava_cli.media.iter_video_frames`, the decoders classify uses, so the page shows what the model
+Images are decoded with `llava_cli.media.video.load_image` and video frames with
+`llava_cli.media.video.iter_video_frames`, the decoders classify uses, so the page shows what the model
 saw. A video's thumbnails are made in one sequential pass over all of its frames that the output
 lists (requests for other frames of that video wait for the pass and are answered as soon as their
 frame is written). Cache files are named by a hash of the file's path, size, mtime, frame and
@@ -71,7 +71,7 @@ class ThumbCache:
 
     def image(self, path: Path, size: str = "thumb") -> Path:
         """The cached rendition of an image file. Raises InputError when it cannot be decoded."""
-        from ..media import load_image
+        from ..media.video import load_image
 
         target = self._target(path, None, size)
         if target.is_file():
@@ -100,7 +100,7 @@ class ThumbCache:
 
     def _large_frame(self, path: Path, index: int, target: Path, size: str) -> None:
         """Decode the video up to frame `index` only and save it (one thread per target)."""
-        from ..media import FramePlan, iter_video_frames
+        from ..media.video import FramePlan, iter_video_frames
 
         with self._guard:
             lock = self._image_locks.setdefault(str(target), threading.Lock())
@@ -138,7 +138,7 @@ class ThumbCache:
 
     def _decode_thumbs(self, path: Path, wanted: list[int], size: str, state: _VideoPass) -> None:
         """Decode the video once, writing every wanted thumbnail as it comes (waiters are woken)."""
-        from ..media import FramePlan, iter_video_frames
+        from ..media.video import FramePlan, iter_video_frames
 
         step = reduce(math.gcd, wanted) or 1
         plan = FramePlan(fps=None, every=step, max_frames=wanted[-1] // step + 1)

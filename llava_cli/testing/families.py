@@ -1,6 +1,6 @@
 """Tiny random checkpoints, one per published llava-hf family, built offline.
 
-Each carries the family's real chat template (llava_cli/chat_templates.py), a tokenizer that behaves
+Each carries the family's real chat template (llava_cli/model/chat_templates.py), a tokenizer that behaves
 like the real one (llava_cli/testing/tokenizers.py) with the same added tokens in the same order,
 the real processor class and settings, and the real architecture at toy width. Geometry is scaled:
 32-px images with 8-px patches by default (the real 336/14 or 384/14 on request).
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from llava_cli import chat_templates as T
-from llava_cli.model import image_only_onevision_processor
+from llava_cli.model import chat_templates as T
+from llava_cli.model.loading import image_only_onevision_processor
 from llava_cli.testing.tokenizers import DEFAULT_CORPUS, family_tokenizer
 
 

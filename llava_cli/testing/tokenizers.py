@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from llava_cli.chat_templates import LLAVA15_SYSTEM_PROMPT
+from llava_cli.model.chat_templates import LLAVA15_SYSTEM_PROMPT
 
 SPIECE = "▁"
 

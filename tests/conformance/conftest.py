@@ -24,7 +24,7 @@ def family_dir(tmp_path_factory):
 def family_processor(family_dir):
     """family name -> its processor, loaded from the saved checkpoint as llava-cli loads it."""
     from llava_cli.config import ModelConfig
-    from llava_cli.model import load_processor
+    from llava_cli.model.loading import load_processor
 
     loaded: dict[str, object] = {}
 

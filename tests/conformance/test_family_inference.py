@@ -16,7 +16,7 @@ IMAGES = [Image.new("RGB", (60, 40), (200, 30, 30)), Image.new("RGB", (30, 50), 
 @pytest.fixture(scope="module")
 def family_loaded(family_dir):
     from llava_cli.config import ModelConfig
-    from llava_cli.model import load_model
+    from llava_cli.model.loading import load_model
 
     cache: dict[str, object] = {}
 
@@ -43,8 +43,8 @@ def reference_logprob(loaded, image, prompt: str, answer_ids: list[int]) -> floa
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_classify_probabilities_equal_reference(family, family_loaded):
-    from llava_cli.classify import Classifier
-    from llava_cli.prompts import render, render_prompt, user_message
+    from llava_cli.classify.api import Classifier
+    from llava_cli.model.prompts import render, render_prompt, user_message
 
     loaded = family_loaded(family)
     clf = Classifier(loaded, LABELS)
@@ -57,8 +57,8 @@ def test_classify_probabilities_equal_reference(family, family_loaded):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_chat_history_is_the_templates_rendering(family, family_loaded, monkeypatch):
-    from llava_cli.chat import ChatSession
-    from llava_cli.prompts import assistant_message, user_message
+    from llava_cli.chat.session import ChatSession
+    from llava_cli.model.prompts import assistant_message, user_message
 
     loaded = family_loaded(family)
     seen: list[list[int]] = []

@@ -57,9 +57,9 @@ def train(stage: str, model: str, data: Path, out: Path, **extra):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_stage1_stage2_lora_train_and_load_back(family, family_dir, release_data, tmp_path):
-    from llava_cli.classify import Classifier
+    from llava_cli.classify.api import Classifier
     from llava_cli.config import ModelConfig
-    from llava_cli.model import load_model
+    from llava_cli.model.loading import load_model
 
     base = family_dir(family)
     stage1 = train("pretrain", base, release_data / "blip_laion_cc_sbu_558k.json", tmp_path / "stage1")
@@ -78,7 +78,7 @@ def test_every_665k_row_encodes_with_its_answers_trained(family, family_processo
     """No row is silently masked out: each answer of each row is in the loss."""
     from llava_cli.finetune.collate import ConversationEncoder
     from llava_cli.finetune.data.llava_json import read_llava_json
-    from llava_cli.media import load_image
+    from llava_cli.media.video import load_image
 
     data = read_llava_json(release_data / "llava_v1_5_mix665k.json", release_data)
     assert not data.bad and len(data.conversations) == 5

@@ -17,8 +17,8 @@ from PIL import Image
 
 from llava_cli.finetune.collate import IGNORE_INDEX, ConversationEncoder
 from llava_cli.finetune.data import Conversation, Turn
-from llava_cli.generation import stop_token_ids
-from llava_cli.prompts import answer_tokens, assistant_message, render, user_message
+from llava_cli.model.generation import stop_token_ids
+from llava_cli.model.prompts import answer_tokens, assistant_message, render, user_message
 
 IMAGE = Image.new("RGB", (40, 30), (200, 30, 30))
 Q1, A1, Q2, A2 = "What colour is it?", "red", "Is it a circle?", "no"

@@ -34,8 +34,8 @@ def logits(model, processor, prompt: str) -> torch.Tensor:
 @pytest.mark.parametrize("family", FAMILIES)
 def test_inference_model_equals_the_whole_checkpoint(family, family_dir):
     from llava_cli.config import ModelConfig
-    from llava_cli.model import load_model
-    from llava_cli.prompts import render, user_message
+    from llava_cli.model.loading import load_model
+    from llava_cli.model.prompts import render, user_message
 
     loaded = load_model(ModelConfig(model=family_dir(family), device="cpu", dtype="float32"))
     whole = whole_model(family_dir(family))
@@ -47,7 +47,7 @@ def test_inference_model_equals_the_whole_checkpoint(family, family_dir):
 
 def test_training_and_saving_keep_every_layer(family_dir):
     from llava_cli.config import ModelConfig
-    from llava_cli.model import load_model
+    from llava_cli.model.loading import load_model
 
     cfg = ModelConfig(model=family_dir("llava-1.5"), device="cpu", dtype="float32")
     count = len(encoder_layers(whole_model(cfg.model)))
@@ -58,7 +58,7 @@ def test_training_and_saving_keep_every_layer(family_dir):
 
 def test_several_feature_layers_keep_the_deepest(family_dir):
     """VipLLaVA-style lists: the features (concatenated from each listed layer) are unchanged."""
-    from llava_cli.vision_trim import drop_unread_vision_layers
+    from llava_cli.model.vision_trim import drop_unread_vision_layers
 
     from transformers import AutoConfig, LlavaForConditionalGeneration
 
@@ -80,11 +80,11 @@ def test_several_feature_layers_keep_the_deepest(family_dir):
 
 
 def test_restore_gives_back_the_whole_model(family_dir):
-    from llava_cli.vision_trim import drop_unread_vision_layers, restore_vision_layers
+    from llava_cli.model.vision_trim import drop_unread_vision_layers, restore_vision_layers
 
     from llava_cli.config import ModelConfig
-    from llava_cli.model import load_processor
-    from llava_cli.prompts import render, user_message
+    from llava_cli.model.loading import load_processor
+    from llava_cli.model.prompts import render, user_message
 
     whole = whole_model(family_dir("llava-1.5"))
     model = copy.deepcopy(whole)

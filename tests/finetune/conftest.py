@@ -28,6 +28,6 @@ def shapes_data(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def processor(trainable_base):
     from llava_cli.config import ModelConfig
-    from llava_cli.model import load_processor
+    from llava_cli.model.loading import load_processor
 
     return load_processor(ModelConfig(model=trainable_base))

@@ -7,7 +7,7 @@ from PIL import Image
 from llava_cli.finetune import collate as collate_mod
 from llava_cli.finetune.collate import IGNORE_INDEX, ConversationEncoder, PadCollator, TokenizationMismatch
 from llava_cli.finetune.data import Conversation, Turn, labelled_conversation
-from llava_cli.prompts import answer_tokens, render_prompt, user_message
+from llava_cli.model.prompts import answer_tokens, render_prompt, user_message
 
 IMAGE = Image.new("RGB", (40, 40), (200, 10, 10))
 LABELS = ["red", "green", "blue", "yellow"]
@@ -36,7 +36,7 @@ def test_two_turn_masking_is_exactly_the_answers(processor):
     encoder = ConversationEncoder(processor)
     encoded = encoder.encode(conv, IMAGE)
     first = [user_message("What is in the image?")]
-    from llava_cli.prompts import assistant_message
+    from llava_cli.model.prompts import assistant_message
 
     second = first + [assistant_message("A red square."), user_message("Which colour?", with_image=False)]
     expected = list(answer_tokens(processor, first, "A red square.").ids) + list(answer_tokens(processor, second, "red").ids)

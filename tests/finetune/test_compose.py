@@ -10,9 +10,9 @@ def test_compose_then_classify(tmp_path, trainable_base):
                               PreTrainedTokenizerFast)
 
     from llava_cli.finetune.compose import compose_llava
-    from llava_cli.classify import Classifier
+    from llava_cli.classify.api import Classifier
     from llava_cli.config import ModelConfig
-    from llava_cli.model import load_model
+    from llava_cli.model.loading import load_model
 
     raw = Tokenizer(models.BPE())
     raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

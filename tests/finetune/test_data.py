@@ -3,7 +3,7 @@ import json
 import pytest
 
 from llava_cli.finetune.data import DataError, read_data, split
-from llava_cli.prompts import render_prompt
+from llava_cli.model.prompts import render_prompt
 
 
 def make_image(path, seed=0):
@@ -87,7 +87,7 @@ def test_classify_csv_with_video_frames_trains_on_those_frames(tmp_path):
 
     from factories import make_video
     from llava_cli.finetune.data import read_data
-    from llava_cli.media import FramePlan, iter_video_frames
+    from llava_cli.media.video import FramePlan, iter_video_frames
 
     video = make_video(tmp_path / "game.mp4", frames=20, fps=10.0)
     csv = tmp_path / "plays.csv"

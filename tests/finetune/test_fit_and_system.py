@@ -25,9 +25,9 @@ def keep_global_rng():
 
 def test_meta_records_fit_and_system_and_other_fit_warns(cli_app, trainable_base, shapes_data, tmp_path, caplog,
                                                          keep_global_rng):
-    from llava_cli.chat_templates import LLAVA15_SYSTEM_PROMPT
+    from llava_cli.model.chat_templates import LLAVA15_SYSTEM_PROMPT
     from llava_cli.config import ModelConfig
-    from llava_cli.model import load_model
+    from llava_cli.model.loading import load_model
 
     out = tmp_path / "adapter"
     result = CliRunner().invoke(cli_app, [

@@ -5,10 +5,10 @@ from pathlib import Path
 
 from PIL import Image
 
-from llava_cli.classify import Classifier
+from llava_cli.classify.api import Classifier
 from llava_cli.finetune.data import labelled_conversation
 from llava_cli.finetune.trainer import LabelAccuracy
-from llava_cli.media import load_image
+from llava_cli.media.video import load_image
 
 LABELS = ["red", "green", "blue"]
 COLOURS = {"red": (220, 20, 20), "green": (20, 200, 20), "blue": (20, 20, 220)}

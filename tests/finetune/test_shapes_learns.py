@@ -9,7 +9,7 @@ from finetune_factories import LABELS, finetune_config
 
 
 def classify_accuracy(tmp_path: Path, name: str, data: Path, **model) -> float:
-    from llava_cli.classify import run_classify
+    from llava_cli.classify.api import run_classify
     from llava_cli.config import ClassifyConfig, InputConfig, ModelConfig, OutputConfig
 
     cfg = ClassifyConfig(labels=LABELS, model=ModelConfig(device="cpu", dtype="float32", **model),

@@ -53,9 +53,9 @@ def test_lora_outputs_and_adapter_equals_merged(cli_app, trainable_base, shapes_
 
     from PIL import Image
 
-    from llava_cli.classify import Classifier
+    from llava_cli.classify.api import Classifier
     from llava_cli.config import ModelConfig
-    from llava_cli.model import load_model
+    from llava_cli.model.loading import load_model
 
     images = [Image.open(p).convert("RGB") for p in sorted((shapes_data / "val").rglob("*.png"))[::4]]
     via_adapter = Classifier(load_model(ModelConfig(model=trainable_base, adapter=str(out), device="cpu", dtype="float32")), LABELS)
