@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import UsageError
-from .model.float8 import FLOAT8
 from .columns import SEPARATOR, UNSURE
-from .model.preprocess import IMAGE_FITS
 
 DEFAULT_MODEL = "llava-hf/llava-1.5-7b-hf"
+# The choices of --dtype float8 and --image-fit live with the settings that take them; the model
+# layer (llava_cli.model.float8, llava_cli.model.preprocess) imports them from here.
+FLOAT8 = "float8"
+IMAGE_FITS = ("pad", "crop")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DTYPES = ("auto", "bfloat16", "float16", "float32")
 # Inference may also run the language model in float8 (llava_cli.model.float8): opt-in, GPU only.

@@ -21,8 +21,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from ..config import DEVICES, INFERENCE_DTYPES, InputConfig, ModelConfig, OutputConfig, default_batch_size
-from ..model.preprocess import IMAGE_FITS
+from ..config import DEVICES, IMAGE_FITS, INFERENCE_DTYPES, InputConfig, ModelConfig, OutputConfig, default_batch_size
 
 # Help panels, in the order a reader looks for them.
 PROMPT = "Prompt"

@@ -13,7 +13,10 @@ H100, H200) and torchao (`pip install 'llava-cli[fp8]'`).
 
 from __future__ import annotations
 
-FLOAT8 = "float8"
+from ..config import FLOAT8
+
+__all__ = ["FLOAT8", "MIN_CAPABILITY", "float8_unavailable", "language_model", "to_float8"]
+
 MIN_CAPABILITY = (8, 9)
 
 

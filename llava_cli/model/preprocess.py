@@ -22,9 +22,10 @@ import copy
 import logging
 from dataclasses import dataclass
 
+from ..config import IMAGE_FITS
+
 log = logging.getLogger(__name__)
 
-IMAGE_FITS = ("pad", "crop")
 ANYRES, PAD, CROP, RESIZE = "anyres", "pad", "crop", "resize"
 
 
