@@ -102,6 +102,76 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+# The layers, low to high: the package's folders (docs/ARCHITECTURE.md has the same table). A module
+# may import its own folder and anything on a lower layer; never a higher one, never a folder beside
+# it on the same layer (model and media know nothing of each other; one command never reaches into
+# another, except where ALLOWED_ACROSS says why).
+LAYERS = [
+    ("leaf", ("llava_cli", "llava_cli.errors", "llava_cli.columns", "llava_cli.quiet")),
+    ("output", ("llava_cli.output",)),
+    ("config", ("llava_cli.config",)),
+    ("model and media", ("llava_cli.model", "llava_cli.media")),
+    ("batch", ("llava_cli.batch",)),
+    ("commands", ("llava_cli.classify", "llava_cli.annotate", "llava_cli.chat", "llava_cli.evaluation",
+                  "llava_cli.review", "llava_cli.finetune")),
+    ("command line", ("llava_cli.commands",)),  # each command's flags -> its config -> its Python API
+    ("app", ("llava_cli.cli",)),  # registers the commands
+    ("entry point", ("llava_cli.__main__",)),
+]
+# finetune reports held-out label accuracy with classify's own scorer, so training and classify
+# can never disagree on what a label's probability is.
+ALLOWED_ACROSS = {("llava_cli.finetune", "llava_cli.classify")}
+
+
+def folder_of(name: str) -> tuple[int, str]:
+    """(layer rank, folder) of a module: the longest folder prefix in LAYERS that names it."""
+    best = None
+    for rank, (_, folders) in enumerate(LAYERS):
+        for folder in folders:
+            if (name == folder or name.startswith(folder + ".")) and (best is None or len(folder) > len(best[1])):
+                best = (rank, folder)
+    if best is None:
+        raise AssertionError(f"{name} is in no layer: add its folder to LAYERS (and to docs/ARCHITECTURE.md)")
+    return best
+
+
+def layer_violations(edges: dict[str, set[str]]) -> list[str]:
+    bad = []
+    for name, deps in edges.items():
+        if name.startswith(TEST_ONLY):
+            continue
+        rank, folder = folder_of(name)
+        for dep in deps:
+            dep_rank, dep_folder = folder_of(dep)
+            if dep_folder == folder or dep_rank < rank or (folder, dep_folder) in ALLOWED_ACROSS:
+                continue
+            where = "a higher layer" if dep_rank > rank else "a folder beside it"
+            bad.append(f"{name} imports {dep} ({where}: {LAYERS[dep_rank][0]})")
+    return sorted(bad)
+
+
+def test_every_module_is_in_a_layer():
+    for name in MODULES:
+        if not name.startswith(TEST_ONLY):
+            folder_of(name)
+
+
+def test_imports_go_down_the_layers():
+    bad = layer_violations(graph())
+    assert not bad, "\n".join(bad)
+
+
+def test_layer_check_catches_an_upward_or_sideways_import():
+    edges = {"llava_cli.model.scoring": {"llava_cli.batch.jobs", "llava_cli.media.video", "llava_cli.errors"},
+             "llava_cli.classify.api": {"llava_cli.chat.session", "llava_cli.model.scoring"},
+             "llava_cli.finetune.trainer": {"llava_cli.classify.api"}}
+    assert layer_violations(edges) == [
+        "llava_cli.classify.api imports llava_cli.chat.session (a folder beside it: commands)",
+        "llava_cli.model.scoring imports llava_cli.batch.jobs (a higher layer: batch)",
+        "llava_cli.model.scoring imports llava_cli.media.video (a folder beside it: model and media)",
+    ]
+
+
 def test_the_walk_sees_the_package():
     edges = graph()
     assert {"llava_cli.cli", "llava_cli.commands.classify_cmd", "llava_cli.evaluation.report"} <= set(edges)
