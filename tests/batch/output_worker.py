@@ -1,4 +1,4 @@
-"""A batch run with a stand-in model, for the output-rule property test (tests/test_output_property.py).
+"""A batch run with a stand-in model, for the output-rule property test (tests/batch/test_output_property.py).
 
 It goes through exactly what classify does with its output (claim_output: lock and proof; run_job:
 resume, retry, append, sidecar), but `handle` labels each image with its variant and file name
