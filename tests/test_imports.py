@@ -107,7 +107,7 @@ def find_cycle(edges: dict[str, set[str]]) -> list[str] | None:
 # it on the same layer (model and media know nothing of each other; one command never reaches into
 # another, except where ALLOWED_ACROSS says why).
 LAYERS = [
-    ("leaf", ("llava_cli", "llava_cli.errors", "llava_cli.columns", "llava_cli.quiet")),
+    ("leaf", ("llava_cli", "llava_cli.errors", "llava_cli.columns", "llava_cli.quiet", "llava_cli.lazy")),
     ("output", ("llava_cli.output",)),
     ("config", ("llava_cli.config",)),
     ("model and media", ("llava_cli.model", "llava_cli.media")),
@@ -237,3 +237,26 @@ def test_entry_modules_import_first(name):
     """The modules a user or a command reaches first import alone, in a fresh interpreter."""
     result = _import_in_order([name])
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_command_folders_name_their_api_and_load_it_on_first_use():
+    """`from llava_cli.classify import Classifier` (the README's API) works, and importing the folders alone
+    loads no torch: `llava-cli --help` and the light modules stay light."""
+    code = (
+        "import sys\n"
+        "import llava_cli.annotate, llava_cli.chat, llava_cli.classify, llava_cli.model\n"
+        "assert 'torch' not in sys.modules, 'a command folder imported torch'\n"
+        "from llava_cli.classify import Classifier, run_classify\n"
+        "from llava_cli.model import load_model\n"
+        "from llava_cli.chat import ChatSession\n"
+        "from llava_cli.annotate import run_annotate\n"
+        "assert 'torch' in sys.modules\n"
+        "print(Classifier.__module__, run_classify.__module__, load_model.__module__, ChatSession.__module__, run_annotate.__module__)\n"
+        "try:\n    llava_cli.classify.nothing\nexcept AttributeError as e:\n    print(e)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.splitlines() == [
+        "llava_cli.classify.api llava_cli.classify.api llava_cli.model.loading llava_cli.chat.session llava_cli.annotate.api",
+        "module 'llava_cli.classify' has no attribute 'nothing'",
+    ]

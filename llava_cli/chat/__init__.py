@@ -1,14 +1,7 @@
 """`llava-cli chat`: the session (history, streaming, transcripts) and its terminal REPL."""
 
-# The public names are loaded on first use (PEP 562), so importing a light module of this package
-# (or `llava-cli --help`) does not import torch and transformers.
-_EXPORTS = {"ChatSession": "session", "ChatConfig": "session"}
+from ..lazy import lazy_exports
+
+_EXPORTS = {"ChatSession": "session", "ChatConfig": "session"}  # name -> submodule, imported on first use
 __all__ = list(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+__getattr__ = lazy_exports(__name__, _EXPORTS)
